@@ -1,0 +1,30 @@
+"""Shared fixtures: the read-only reference data beside the repo (../shared)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+WOSAC = SHARED / "data" / "wosac"
+SCENARIO_IDS = ("637f20cafde22ff8", "ee519cf571686d19")
+
+
+def scenario_file(scenario_id: str) -> Path:
+    return WOSAC / "scenarios" / f"scenario_{scenario_id}.tfrecord"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.fail(f"reference data not found at {SHARED} (the repo expects ../shared beside it)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def real_scenarios(shared_dir):
+    """The two real WOMD scenarios, read once per session."""
+    from smartr1.data.womd import read_scenario
+
+    return {sid: read_scenario(scenario_file(sid)) for sid in SCENARIO_IDS}
