@@ -150,3 +150,13 @@ def test_bad_indices_rejected(real_scenarios):
     msg.sdc_track_index = 10_000
     with pytest.raises(DataError, match="sdc_track_index 10000 out of range"):
         parse_scenario(msg.SerializeToString(), "x.tfrecord", 4)
+
+
+def test_parallel_workers_keep_order(tmp_path, real_scenarios):
+    a, b = real_scenarios.values()
+    for i, s in enumerate([a, b, a]):
+        write_scenarios(tmp_path / f"s{i}.tfrecord", [s])
+    stats: dict = {}
+    ids = [s.scenario_id for s in read_scenarios(tmp_path, workers=2, stats=stats)]
+    assert ids == [a.scenario_id, b.scenario_id, a.scenario_id]
+    assert stats["scenarios"] == 3

@@ -303,12 +303,14 @@ def read_scenarios(
     check: bool = True,
     shuffle_buffer: int = 0,
     seed: int = 0,
+    workers: int = 0,
 ) -> Iterator[Scenario]:
     """Stream scenarios lazily from TFRecord shards (paths, directories or globs).
 
     With `skip_bad`, corrupt records and unusable scenarios are skipped and counted in
     `stats["bad_records"]` instead of raising. `shuffle_buffer > 0` shuffles files and records
-    through a buffer of that many scenarios (deterministic for `seed`).
+    through a buffer of that many scenarios (deterministic for `seed`). `workers > 1` decodes
+    whole files in that many processes (file order is kept).
     """
     files = expand_paths(paths)
     rng = random.Random(seed)
@@ -319,6 +321,9 @@ def read_scenarios(
     stats.setdefault("scenarios", 0)
 
     def stream() -> Iterator[Scenario]:
+        if workers > 1 and len(files) > 1:
+            yield from _stream_parallel(files, skip_bad, check, stats, workers)
+            return
         for f in files:
             for i, payload in enumerate(iter_records(f, skip_bad=skip_bad, stats=stats)):
                 try:
@@ -341,6 +346,22 @@ def read_scenarios(
             yield buf.pop(rng.randrange(len(buf)))
     rng.shuffle(buf)
     yield from buf
+
+
+def _read_file(args: tuple[Path, bool, bool]) -> tuple[list[Scenario], dict]:
+    path, skip_bad, check = args
+    stats: dict = {}
+    return list(read_scenarios([path], skip_bad=skip_bad, stats=stats, check=check)), stats
+
+
+def _stream_parallel(files, skip_bad, check, stats, workers) -> Iterator[Scenario]:
+    import multiprocessing as mp
+
+    with mp.get_context("spawn").Pool(workers) as pool:
+        for scenarios, st in pool.imap(_read_file, [(f, skip_bad, check) for f in files]):
+            for k, v in st.items():
+                stats[k] = stats.get(k, 0) + v
+            yield from scenarios
 
 
 def read_scenario(path: str | Path, check: bool = True) -> Scenario:
