@@ -23,9 +23,10 @@ def _root() -> None:
 
 
 def _register() -> None:
-    from smartr1.cli import inspect
+    from smartr1.cli import inspect, render
 
     app.command("inspect")(inspect.inspect_command)
+    app.command("render")(render.render_command)
 
 
 _register()
