@@ -85,3 +85,13 @@ def test_failed_write_leaves_target_untouched(tmp_path):
 def test_length_header_layout():
     rec = frame(b"abc")
     assert struct.unpack("<Q", rec[:8])[0] == 3 and len(rec) == 8 + 4 + 3 + 4
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    import os
+
+    out = tmp_path / "perm.tfrecord"
+    write_records(out, [b"x"])
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (out.stat().st_mode & 0o777) == (0o666 & ~mask)

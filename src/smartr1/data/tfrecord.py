@@ -95,6 +95,7 @@ def atomic_write_bytes(path: str | Path, chunks: Iterable[bytes]) -> int:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     written = 0
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the file ordinary permissions
         with os.fdopen(fd, "wb") as f:
             for chunk in chunks:
                 f.write(chunk)
@@ -106,6 +107,12 @@ def atomic_write_bytes(path: str | Path, chunks: Iterable[bytes]) -> int:
         Path(tmp).unlink(missing_ok=True)
         raise
     return written
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_records(path: str | Path, payloads: Iterable[bytes]) -> int:

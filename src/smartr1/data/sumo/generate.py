@@ -1,0 +1,414 @@
+"""Generate WOMD-format scenarios from random SUMO worlds, in parallel worker processes.
+
+The run is planned from (seed, num) alone: `plan_worlds` splits `num` into per-world quotas and
+world w, attempt k, simulates the world seeded by `world_seed(seed, w, k)`. Each world writes its
+own shard, so the output does not depend on the number of workers or on scheduling. A world that
+fails (SUMO error, gridlock, too few usable SDCs) is retried with its next attempt seed and the
+failure is reported; a scenario is never written from a broken world.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import queue as queue_mod
+import tempfile
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from smartr1.data.errors import DataError
+from smartr1.data.scenario import CURRENT_STEP, NUM_STEPS, AgentType, Scenario
+from smartr1.data.sumo.windows import WindowConfig, cut_scenario, far_from, sdc_candidates, sdc_order
+from smartr1.data.sumo.world import TINY, WorldError, WorldSize, build_world, sample_world
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    warmup_s: float = 150.0  # the network starts empty
+    per_world: int = 50  # scenarios per world at most (more worlds = more map variety)
+    min_worlds: int = 2  # small runs still use two worlds (two cores)
+    stride_steps: int = 30  # a new window every 3 s
+    sdcs_per_window: int = 2  # SDCs per window, at least `sdc_spread` m apart
+    sdc_spread: float = 100.0
+    reuse_gap: int = 3  # an SDC is not reused within this many windows
+    max_attempts: int = 5
+    max_record_factor: float = 3.0  # give up on a world after this many times the planned recording
+    gridlock_halted: float = 0.9  # fraction of standing vehicles that counts as gridlock
+    inject_crash: tuple[int, int] | None = None  # (world, attempt) whose worker dies; tests only
+    size: WorldSize = field(default_factory=WorldSize)
+    window: WindowConfig = field(default_factory=WindowConfig)
+
+
+def tiny_config(**overrides) -> GenerateConfig:
+    """Small, quick worlds (tests, smoke runs)."""
+    base = dict(warmup_s=40.0, per_world=6, min_worlds=1, size=TINY, sdc_spread=40.0)
+    base.update(overrides)
+    return GenerateConfig(**base)
+
+
+def plan_worlds(num: int, cfg: GenerateConfig) -> list[int]:
+    """Scenario quota of each world (depends on num and cfg only)."""
+    if num <= 0:
+        return []
+    n = max(math.ceil(num / cfg.per_world), min(cfg.min_worlds, num))
+    base, extra = divmod(num, n)
+    return [base + (1 if i < extra else 0) for i in range(n)]
+
+
+def world_seed(seed: int, world: int, attempt: int) -> int:
+    return int(np.random.SeedSequence([seed, world, attempt]).generate_state(1)[0])
+
+
+def shard_name(seed: int, world: int) -> str:
+    return f"sumo-s{seed}-w{world:04d}.tfrecord"
+
+
+@dataclass
+class WorldResult:
+    world: int
+    world_seed: int
+    layout: str
+    scenarios: int
+    path: str
+    failures: list[str]  # one message per failed attempt
+    seconds: dict[str, float]  # build, warmup, record, cut, write, total
+    recorded_s: float
+    teleports: int
+    agents: list[int]  # tracks per scenario
+    valid_now: list[int]  # tracks valid at the current step per scenario
+    by_type: dict[str, list[int]]  # tracks per scenario by agent type
+
+
+def _report(report, *msg) -> None:
+    if report is not None:
+        report(msg)
+
+
+def simulate_world(
+    seed: int, world: int, wseed: int, quota: int, cfg: GenerateConfig, report=None, info: dict | None = None
+) -> Iterator[Scenario]:
+    """Build, warm up and record one world, yielding scenarios until `quota` exist.
+
+    A generator, so that a world's scenarios stream into its shard instead of piling up in memory;
+    `info` receives the layout, recorded seconds, teleports and stage timings once it is done.
+    """
+    info = {} if info is None else info
+    from smartr1.data.sumo.map_extract import extract_map
+    from smartr1.data.sumo.record import Recorder
+
+    t0 = time.perf_counter()
+    sec = {}
+    per_window = max(1, cfg.sdcs_per_window)
+    windows = math.ceil(quota / per_window)
+    plan_steps = (windows - 1) * cfg.stride_steps + NUM_STEPS
+    max_steps = int(plan_steps * cfg.max_record_factor)
+    end_s = cfg.warmup_s + max_steps * 0.1 + 60.0
+    with tempfile.TemporaryDirectory(prefix="smartr1-sumo-") as tmp:
+        spec = sample_world(wseed, end_s, cfg.size)
+        files = build_world(spec, tmp)
+        sec["build"] = time.perf_counter() - t0
+        t = time.perf_counter()
+        rec = Recorder(files, wseed, cfg.warmup_s)
+        try:
+            sec["warmup"] = time.perf_counter() - t
+            if rec.halted_fraction() > cfg.gridlock_halted:
+                raise WorldError(f"gridlock after warm-up ({rec.halted_fraction():.0%} of vehicles standing)")
+            try:
+                wmap = extract_map(files.net, rec.tls_ids)
+            except DataError as e:
+                raise WorldError(f"unusable network: {e}") from e
+            rng = np.random.default_rng([wseed, 3])
+            made = 0
+            recent: deque[set[int]] = deque(maxlen=max(1, cfg.reuse_gap))
+            start, target = 0, plan_steps
+            sec["record"] = sec["cut"] = 0.0
+            while made < quota:
+                if target > max_steps:
+                    raise WorldError(
+                        f"only {made} of {quota} scenarios in {max_steps / 10:.0f} s recorded "
+                        "(too few usable SDCs)"
+                    )
+                t = time.perf_counter()
+                rec.advance(target - rec.num_steps)
+                halted = rec.halted_fraction()
+                if halted > cfg.gridlock_halted:
+                    raise WorldError(f"gridlock at recorded step {rec.num_steps} ({halted:.0%} standing)")
+                log = rec.log()
+                sec["record"] += time.perf_counter() - t
+                t = time.perf_counter()
+                while start + NUM_STEPS <= log.num_steps and made < quota:
+                    cands = sdc_candidates(log, wmap, start, cfg.window)
+                    used = set().union(*recent) if recent else set()
+                    count = min(per_window, quota - made)
+                    sdcs: list = []
+                    for sdc in sdc_order(cands, start, used, rng, cfg.window.sdc_min_motion):
+                        if len(sdcs) == count:
+                            break
+                        if not far_from(sdc, sdcs, start + CURRENT_STEP, cfg.sdc_spread):
+                            continue
+                        sid = f"sumo-s{seed}-w{world}-{made}"
+                        scenario = cut_scenario(log, wmap, start, sdc, sid, cfg.window)
+                        if len(scenario.tracks_to_predict) < cfg.window.min_predict:
+                            continue  # nothing around this SDC worth predicting
+                        sdcs.append(sdc)
+                        made += 1
+                        sec["cut"] += time.perf_counter() - t
+                        yield scenario  # (time spent writing it is not counted as cutting)
+                        t = time.perf_counter()
+                        _report(report, "cut", world, made)
+                    recent.append({a.key for a in sdcs})
+                    start += cfg.stride_steps
+                sec["cut"] += time.perf_counter() - t
+                missing = math.ceil((quota - made) / per_window)
+                target = log.num_steps + max(1, missing) * cfg.stride_steps
+            info.update(
+                layout=spec.layout, recorded_s=rec.num_steps / 10, teleports=rec.teleports, seconds=sec
+            )
+        finally:
+            rec.close()
+
+
+_COUNTED = (AgentType.VEHICLE, AgentType.PEDESTRIAN, AgentType.CYCLIST)
+
+
+def _counted(scenarios: Iterator[Scenario], stats: dict) -> Iterator[Scenario]:
+    """Pass scenarios through, noting their agent counts in `stats`."""
+    for s in scenarios:
+        stats["agents"].append(s.tracks.num_agents)
+        stats["valid_now"].append(int(s.tracks.valid[:, CURRENT_STEP].sum()))
+        for t in _COUNTED:
+            stats[t.name.lower()].append(int((s.tracks.type == int(t)).sum()))
+        yield s
+
+
+def generate_world(
+    seed: int,
+    world: int,
+    quota: int,
+    out_dir: str | Path,
+    cfg: GenerateConfig,
+    report=None,
+    first_attempt: int = 0,
+    failures: list[str] | None = None,
+) -> WorldResult:
+    """One world's shard, retrying failed worlds with the next attempt seed.
+
+    `first_attempt`/`failures` continue a world whose worker process died in an earlier attempt.
+    """
+    from smartr1.data.womd import write_scenarios
+
+    failures = list(failures or [])
+    t0 = time.perf_counter()
+    for attempt in range(first_attempt, cfg.max_attempts):
+        wseed = world_seed(seed, world, attempt)
+        _report(report, "attempt", world, attempt)
+        if cfg.inject_crash == (world, attempt):
+            os._exit(70)  # fault injection for tests: a hard crash, as a SUMO segfault would be
+        info: dict = {}
+        stats = {"agents": [], "valid_now": [], **{t.name.lower(): [] for t in _COUNTED}}
+
+        path = Path(out_dir) / shard_name(seed, world)
+        try:
+            # Atomic: a world that fails half-way leaves no shard behind.
+            n = write_scenarios(
+                path, _counted(simulate_world(seed, world, wseed, quota, cfg, report, info), stats)
+            )
+        except WorldError as e:
+            failures.append(f"attempt {attempt} (world seed {wseed}): {e}")
+            _report(report, "retry", world, failures[-1])
+            continue
+        sec = info["seconds"]
+        sec["write"] = time.perf_counter() - t0 - sum(sec.values())  # proto conversion + I/O (+ retries)
+        sec["total"] = time.perf_counter() - t0
+        return WorldResult(
+            world=world,
+            world_seed=wseed,
+            layout=info["layout"],
+            scenarios=n,
+            path=str(path),
+            failures=failures,
+            seconds={k: round(v, 3) for k, v in info["seconds"].items()},
+            recorded_s=info["recorded_s"],
+            teleports=info["teleports"],
+            agents=stats["agents"],
+            valid_now=stats["valid_now"],
+            by_type={t.name.lower(): stats[t.name.lower()] for t in _COUNTED},
+        )
+    raise WorldError(f"world {world}: all {cfg.max_attempts} attempts failed: " + " | ".join(failures))
+
+
+# ---------------------------------------------------------------------------------- worker processes
+def _world_process(q, seed, world, quota, out_dir, cfg, first_attempt, failures) -> None:
+    """Body of one world's worker process: everything goes back through the queue."""
+    try:
+        r = generate_world(seed, world, quota, out_dir, cfg, q.put, first_attempt, failures)
+        q.put(("done", world, r))
+    except Exception as e:  # a world that failed every attempt, or a bug: report, never hang
+        q.put(("error", world, f"{type(e).__name__}: {e}"))
+
+
+def _run_worlds(seed, quotas, out, cfg, workers, on_message) -> list[WorldResult]:
+    """Run every world in its own spawned process (libsumo is one simulation per process), at most
+    `workers` at a time. A process that dies without a result (a SUMO crash) costs its world one
+    attempt, and the world continues with the next attempt seed in a fresh process."""
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    todo = deque((w, 0, []) for w in range(len(quotas)))  # (world, first attempt, failures so far)
+    running: dict[int, tuple] = {}
+    attempt = {w: 0 for w in range(len(quotas))}
+    results: dict[int, WorldResult] = {}
+    errors: dict[int, str] = {}
+
+    def handle(msg) -> None:
+        kind, world = msg[0], msg[1]
+        if kind == "attempt":
+            attempt[world] = msg[2]
+        elif kind == "done":
+            results[world] = msg[2]
+        elif kind == "error":
+            errors[world] = msg[2]
+        on_message(msg)
+
+    def drain(timeout: float) -> None:
+        try:
+            handle(q.get(timeout=timeout))
+            while True:
+                handle(q.get_nowait())
+        except queue_mod.Empty:
+            pass
+
+    try:
+        while todo or running:
+            while todo and len(running) < workers and not errors:
+                w, first, fails = todo.popleft()
+                p = ctx.Process(
+                    target=_world_process,
+                    args=(q, seed, w, quotas[w], str(out), cfg, first, fails),
+                    name=f"smartr1-sumo-world-{w}",
+                )
+                p.start()
+                running[w] = (p, fails)
+            drain(0.2)
+            for w, (p, fails) in list(running.items()):
+                if p.is_alive():
+                    continue
+                p.join()
+                drain(0.5)  # a result put just before exit
+                del running[w]
+                if w in results or w in errors:
+                    continue
+                k = attempt[w]
+                msg = (
+                    f"attempt {k} (world seed {world_seed(seed, w, k)}): worker died (exit code {p.exitcode})"
+                )
+                fails = [*fails, msg]
+                on_message(("retry", w, msg))
+                if k + 1 >= cfg.max_attempts:
+                    errors[w] = f"world {w}: all {cfg.max_attempts} attempts failed: " + " | ".join(fails)
+                else:
+                    todo.appendleft((w, k + 1, fails))
+            if errors and not running:
+                break
+    finally:
+        for p, _ in running.values():
+            p.terminate()
+            p.join()
+    if errors:
+        raise WorldError("; ".join(errors[w] for w in sorted(errors)))
+    return [results[w] for w in sorted(results)]
+
+
+@dataclass
+class GenerateSummary:
+    seed: int
+    num: int
+    workers: int
+    seconds: float
+    scenarios_per_s: float
+    worlds: list[WorldResult]
+    removed_stale: list[str]
+    machine: dict
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def generate(
+    num: int,
+    out: str | Path,
+    seed: int = 0,
+    workers: int | None = None,
+    cfg: GenerateConfig | None = None,
+    progress: bool = True,
+    console=None,
+) -> GenerateSummary:
+    """Write `num` scenarios as WOMD TFRecord shards into `out` (one shard per world)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    cfg = cfg or GenerateConfig()
+    if num < 1:
+        raise ValueError(f"num must be >= 1, got {num}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    quotas = plan_worlds(num, cfg)
+    workers = max(1, min(workers or (os.cpu_count() or 1), len(quotas)))
+    t0 = time.perf_counter()
+    done = {w: 0 for w in range(len(quotas))}
+    bar = Progress(
+        TextColumn("[bold]generate[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("scenarios"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[note]}"),
+        console=console,
+        disable=not progress,
+    )
+    with bar:
+        task = bar.add_task("generate", total=num, note="")
+
+        def on_message(msg) -> None:
+            kind, world = msg[0], msg[1]
+            if kind == "cut":
+                done[world] = msg[2]
+            elif kind == "retry":
+                done[world] = 0
+                bar.console.print(f"[yellow]world {world} failed, retrying:[/] {msg[2]}")
+            elif kind == "error":
+                bar.console.print(f"[red]world {world} failed:[/] {msg[2]}")
+            bar.update(task, completed=sum(done.values()))
+
+        results = _run_worlds(seed, quotas, out, cfg, workers, on_message)
+        bar.update(task, completed=num, note=f"{num / (time.perf_counter() - t0):.2f} scenarios/s")
+    seconds = time.perf_counter() - t0
+    keep = {shard_name(seed, w) for w in range(len(quotas))}
+    stale = sorted(p.name for p in out.glob(f"sumo-s{seed}-w*.tfrecord") if p.name not in keep)
+    for name in stale:  # shards of an earlier, larger run with this seed would mix into the data set
+        (out / name).unlink()
+    summary = GenerateSummary(
+        seed=seed,
+        num=num,
+        workers=workers,
+        seconds=round(seconds, 3),
+        scenarios_per_s=round(num / seconds, 4),
+        worlds=results,
+        removed_stale=stale,
+        machine=dict(cpu_count=os.cpu_count(), platform=platform.platform()),
+    )
+    from smartr1.data.tfrecord import atomic_write_bytes
+
+    # Hidden, so that readers globbing `out/*` or listing the directory see only shards.
+    atomic_write_bytes(
+        out / f".sumo-s{seed}.generate.json", [json.dumps(summary.to_json(), indent=1).encode()]
+    )
+    return summary
