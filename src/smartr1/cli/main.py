@@ -23,10 +23,19 @@ def _root() -> None:
 
 
 def _register() -> None:
-    from smartr1.cli import inspect, render
+    from smartr1.cli import demo, evaluate, generate, inspect, render, simulate, train, validate, vocab
 
+    app.command("demo")(demo.demo_command)
+    app.command("generate")(generate.generate_command)
     app.command("inspect")(inspect.inspect_command)
     app.command("render")(render.render_command)
+    vocab_app = typer.Typer(help="Motion-token vocabularies.", no_args_is_help=True)
+    vocab_app.command("build")(vocab.vocab_build_command)
+    app.add_typer(vocab_app, name="vocab")
+    app.command("train")(train.train_command)
+    app.command("simulate")(simulate.simulate_command)
+    app.command("evaluate")(evaluate.evaluate_command)
+    app.command("validate")(validate.validate_command)
 
 
 _register()

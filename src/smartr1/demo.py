@@ -1,0 +1,228 @@
+"""The main job, end to end on data it makes itself: generate -> render -> pretrain -> simulate -> evaluate.
+
+Every stage writes into one run directory and is skipped when its output is already there, so an
+interrupted demo resumes where it stopped (training itself resumes from its last checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from smartr1.data.tfrecord import atomic_write_bytes
+
+POLICIES = ("smart", "constant-velocity", "logged-oracle")
+
+
+@dataclass
+class DemoConfig:
+    out: Path = Path("runs/demo")
+    train_scenarios: int = 200
+    val_scenarios: int = 20
+    seed: int = 0
+    workers: int = 2
+    size: str = "nano"
+    max_steps: int = 1500
+    batch_size: int = 4
+    rollouts: int = 32
+    device: str = "cpu"
+    render: int = 2
+    top_k: int = 5
+
+
+def _done(marker: Path) -> bool:
+    return marker.exists()
+
+
+def _mark(marker: Path, info: dict) -> None:
+    atomic_write_bytes(marker, [json.dumps(info, indent=1, default=str).encode()])
+
+
+def _machine() -> dict:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": __import__("os").cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def run_demo(cfg: DemoConfig, console=None) -> dict:
+    """Run every stage; returns the report (also written to <out>/report.json and report.md)."""
+    from rich.console import Console
+
+    console = console or Console()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    seconds: dict[str, float] = {}
+
+    def stage(name: str):
+        console.rule(f"[bold]{name}")
+        return time.perf_counter()
+
+    # 1. data ---------------------------------------------------------------------------------
+    from smartr1.data.sumo.generate import generate
+
+    for split, num, seed in (
+        ("train", cfg.train_scenarios, cfg.seed),
+        ("val", cfg.val_scenarios, cfg.seed + 10_000),
+    ):
+        t0 = stage(f"generate {num} {split} scenarios with SUMO")
+        marker = out / "data" / f"{split}.done.json"
+        if _done(marker):
+            console.print(f"already there: {out / 'data' / split}")
+        else:
+            summary = generate(num, out / "data" / split, seed=seed, workers=cfg.workers, console=console)
+            _mark(marker, {"num": num, "seed": seed, "scenarios_per_s": summary.scenarios_per_s})
+            console.print(
+                f"{num} scenarios in {summary.seconds:.1f} s ({summary.scenarios_per_s:.2f} scenarios/s)"
+            )
+        seconds[f"generate_{split}"] = time.perf_counter() - t0
+
+    from smartr1.data.summary import summarize
+    from smartr1.data.womd import read_scenarios
+
+    val = list(read_scenarios(out / "data" / "val"))
+    infos = [summarize(s) for s in val]
+    console.print(
+        f"held-out set: {len(val)} scenarios, "
+        f"{sum(i['num_valid_at_current'] for i in infos) / len(infos):.1f} agents valid at step 10 on average, "
+        f"{sum(i['num_tracks'] for i in infos) / len(infos):.1f} tracks, "
+        f"{sum(i['num_signal_lanes'] for i in infos) / len(infos):.1f} signal lanes"
+    )
+
+    # 2. pictures ------------------------------------------------------------------------------
+    t0 = stage("render")
+    from smartr1.viz import render_rollouts_gif, render_scenario_png
+
+    pictures = []
+    for s in val[: cfg.render]:
+        path = out / "pictures" / f"{s.scenario_id}.png"
+        if not path.exists():
+            render_scenario_png(s, path)
+        pictures.append(str(path))
+    if val and cfg.render:
+        gif = out / "pictures" / f"{val[0].scenario_id}_logged.gif"
+        if not gif.exists():
+            render_rollouts_gif(val[0], None, gif, stride=2)
+        pictures.append(str(gif))
+    console.print("\n".join(pictures))
+    seconds["render"] = time.perf_counter() - t0
+
+    # 3. pretraining ---------------------------------------------------------------------------
+    t0 = stage(f"pretrain SMART-{cfg.size} by next-token prediction ({cfg.max_steps} steps)")
+    from smartr1.training.checkpoint import last_checkpoint
+    from smartr1.training.config import load_config
+    from smartr1.training.pretrain import train_pretrain
+
+    run_dir = out / "pretrain"
+    marker = run_dir / "done.json"
+    if _done(marker):
+        ckpt = Path(json.loads(marker.read_text())["checkpoint"])
+        console.print(f"already trained: {ckpt}")
+    else:
+        tcfg = load_config(
+            "pretrain",
+            cfg.size,
+            overrides={
+                "out": str(run_dir),
+                "data": {"train": [str(out / "data" / "train")], "batch_size": cfg.batch_size},
+                "trainer": {
+                    "max_steps": cfg.max_steps,
+                    "accelerator": "gpu" if cfg.device.startswith("cuda") else "cpu",
+                },
+            },
+        )
+        ckpt = train_pretrain(tcfg, resume=last_checkpoint(run_dir) is not None)
+        _mark(marker, {"checkpoint": str(ckpt)})
+    seconds["pretrain"] = time.perf_counter() - t0
+
+    # 4. simulate + evaluate -------------------------------------------------------------------
+    from smartr1.metrics.scoring import evaluate_rollouts
+    from smartr1.metrics.submission import load_rollouts, write_rollout_shards
+    from smartr1.rollout.engine import load_policy
+
+    results = {}
+    for name in POLICIES:
+        t0 = stage(f"simulate {cfg.rollouts} rollouts x {len(val)} held-out scenarios: {name}")
+        shard_dir = out / "rollouts" / name
+        if not any(shard_dir.glob("submission.binproto-*")):
+            policy = load_policy(str(ckpt) if name == "smart" else name, device=cfg.device, top_k=cfg.top_k)
+            ros = policy.rollout(val, num_rollouts=cfg.rollouts, seed=cfg.seed)
+            write_rollout_shards(shard_dir, ros)
+        seconds[f"simulate_{name}"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        results[name] = evaluate_rollouts(val, load_rollouts(shard_dir), device=cfg.device)
+        seconds[f"evaluate_{name}"] = time.perf_counter() - t0
+
+    smart_rollouts = load_rollouts(out / "rollouts" / "smart")
+    if val and cfg.render:
+        gif = out / "pictures" / f"{val[0].scenario_id}_smart.gif"
+        render_rollouts_gif(val[0], smart_rollouts[val[0].scenario_id], gif, stride=2, other_rollouts=4)
+        pictures.append(str(gif))
+
+    report = {
+        "config": {k: str(v) for k, v in asdict(cfg).items()},
+        "machine": _machine(),
+        "checkpoint": str(ckpt),
+        "pictures": pictures,
+        "seconds": {k: round(v, 2) for k, v in seconds.items()},
+        "results": {k: {"dataset": v["dataset"], "buckets": v["buckets"]} for k, v in results.items()},
+    }
+    _write_report(out, report)
+    _print_table(console, report)
+    return report
+
+
+FIELDS = (
+    ("metametric", "realism meta-metric"),
+    ("kinematic_metrics", "kinematic"),
+    ("interactive_metrics", "interactive"),
+    ("map_based_metrics", "map-based"),
+    ("min_average_displacement_error", "minADE (m)"),
+    ("simulated_collision_rate", "collision rate"),
+    ("simulated_offroad_rate", "offroad rate"),
+)
+
+
+def _value(res: dict, key: str) -> float:
+    return res["dataset"].get(key, res["buckets"].get(key, float("nan")))
+
+
+def _write_report(out: Path, report: dict) -> None:
+    atomic_write_bytes(out / "report.json", [json.dumps(report, indent=1).encode()])
+    res = report["results"]
+    lines = [
+        "# smartr1 demo report",
+        "",
+        f"Machine: {report['machine']['processor']}, {report['machine']['cpu_count']} cores, torch {report['machine']['torch']}.",
+        f"Checkpoint: `{report['checkpoint']}`.",
+        "",
+        "| metric | " + " | ".join(res) + " |",
+        "|---|" + "---|" * len(res),
+    ]
+    for key, label in FIELDS:
+        lines.append(f"| {label} | " + " | ".join(f"{_value(r, key):.4f}" for r in res.values()) + " |")
+    lines += ["", "Seconds per stage: " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()), ""]
+    atomic_write_bytes(out / "report.md", ["\n".join(lines).encode()])
+
+
+def _print_table(console, report: dict) -> None:
+    from rich.table import Table
+
+    res = report["results"]
+    table = Table(title="WOSAC 2025 realism on held-out generated scenarios")
+    table.add_column("metric")
+    for name in res:
+        table.add_column(name, justify="right")
+    for key, label in FIELDS:
+        table.add_row(label, *(f"{_value(r, key):.4f}" for r in res.values()))
+    console.print(table)
+    total = sum(report["seconds"].values())
+    console.print(f"total {total / 60:.1f} min; report: {Path(report['config']['out']) / 'report.md'}")

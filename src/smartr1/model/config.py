@@ -1,0 +1,83 @@
+"""Model hyper-parameters and the named sizes (nano / mini / tiny after SMART's published configs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+
+@dataclass
+class ModelConfig:
+    hidden: int = 64  # node width D
+    heads: int = 4
+    head_dim: int = 8  # attention width I = heads * head_dim
+    ff_mult: int = 4
+    dropout: float = 0.1
+    fourier_bands: int = 16
+    map_layers: int = 2
+    agent_layers: int = 4
+    map_radius: float = 10.0  # map-map edges (m)
+    map_to_agent_radius: float = 20.0  # (m)
+    agent_radius: float = 20.0  # agent-agent edges at the same slot (m)
+    time_window: int = 4  # temporal attention over the agent's own last N slots (0.5 s each)
+    map_neighbours: int = 16  # caps on neighbours per query: memory and time stay O(nodes * cap)
+    map_to_agent_neighbours: int = 16
+    agent_neighbours: int = 12
+    temporal_edge_drop: float = 0.1  # training only
+    vocab_size: int = 512  # motion tokens per agent class
+    num_classes: int = 3
+    num_slots: int = 18
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        return cls(**d)
+
+
+SIZES: dict[str, ModelConfig] = {
+    # ~1M params: hidden 64, 4 heads x 8, 2 map / 4 agent layers, radii 10 / 20 / 20 m, 2 s window.
+    "nano": ModelConfig(),
+    # ~3M params: hidden 128, 4 heads x 8, 2 map / 4 agent layers.
+    "mini": ModelConfig(
+        hidden=128,
+        heads=4,
+        head_dim=8,
+        fourier_bands=32,
+        map_radius=10.0,
+        map_to_agent_radius=30.0,
+        agent_radius=60.0,
+        time_window=6,
+        map_to_agent_neighbours=48,
+        agent_neighbours=32,
+        vocab_size=2048,
+    ),
+    # ~7M params: hidden 128, 8 heads x 16, 3 map / 6 agent layers, 64 bands, radii 10 / 30 / 60 m, 3 s window.
+    "tiny": ModelConfig(
+        hidden=128,
+        heads=8,
+        head_dim=16,
+        fourier_bands=64,
+        map_layers=3,
+        agent_layers=6,
+        map_radius=10.0,
+        map_to_agent_radius=30.0,
+        agent_radius=60.0,
+        time_window=6,
+        map_neighbours=32,
+        map_to_agent_neighbours=64,
+        agent_neighbours=32,
+        vocab_size=2048,
+    ),
+}
+
+
+def model_config(size: str, **overrides) -> ModelConfig:
+    """A named size with optional field overrides (e.g. a smaller vocab_size)."""
+    if size not in SIZES:
+        raise ValueError(f"unknown model size {size!r}; choose one of {sorted(SIZES)}")
+    return replace(SIZES[size], **overrides)

@@ -1,0 +1,137 @@
+"""Random but self-consistent inputs for tests and benchmarks (no data files needed).
+
+Vocabularies are arcs at several speeds and curvatures; scenes are agents scattered over a square,
+each driving a random token sequence from a random start pose, next to a grid of lane segments.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from smartr1.model.relpose import compose
+
+
+def arc_vocab_poses(vocab_size: int, num_classes: int = 3, seed: int = 0) -> torch.Tensor:
+    """[C, V, 5, 3] local-frame poses of constant speed / yaw-rate motions; token 0 = stay put."""
+    g = torch.Generator().manual_seed(seed)
+    top = torch.tensor([15.0, 2.5, 8.0])[:num_classes]  # m/s per class
+    speed = torch.rand(num_classes, vocab_size, generator=g) * top[:, None]
+    yaw = (torch.rand(num_classes, vocab_size, generator=g) - 0.5) * 1.2  # rad/s
+    speed[:, 0], yaw[:, 0] = 0.0, 0.0
+    t = torch.arange(1, 6, dtype=torch.float32) * 0.1
+    h = yaw[..., None] * t
+    # integrate heading-dependent velocity exactly for a circular arc (straight when yaw ~ 0)
+    safe = torch.where(yaw.abs() < 1e-4, torch.full_like(yaw, 1e-4), yaw)[..., None]
+    x = torch.where(yaw.abs()[..., None] < 1e-4, speed[..., None] * t, speed[..., None] * torch.sin(h) / safe)
+    y = torch.where(
+        yaw.abs()[..., None] < 1e-4, torch.zeros_like(h), speed[..., None] * (1 - torch.cos(h)) / safe
+    )
+    return torch.stack([x, y, h], dim=-1)
+
+
+@dataclass
+class SyntheticBatch:
+    """Field-compatible with `smartr1.data.batch.SceneBatch` (used when that module is unavailable)."""
+
+    scenario_id: list
+    agent_id: torch.Tensor
+    agent_mask: torch.Tensor
+    agent_class: torch.Tensor
+    agent_size: torch.Tensor
+    agent_z: torch.Tensor
+    token: torch.Tensor
+    token_valid: torch.Tensor
+    pose: torch.Tensor
+    sim_mask: torch.Tensor
+    train_mask: torch.Tensor
+    map_points: torch.Tensor
+    map_pose: torch.Tensor
+    map_kind: torch.Tensor
+    map_light: torch.Tensor
+    map_mask: torch.Tensor
+    pose_valid: torch.Tensor
+    map_feature_id: torch.Tensor
+
+    def to(self, device):
+        kw = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()}
+        return type(self)(**kw)
+
+
+def random_scene_batch(
+    batch: int = 2,
+    agents: int = 16,
+    map_segments: int = 64,
+    vocab_poses: torch.Tensor | None = None,
+    vocab_size: int = 64,
+    extent: float = 60.0,
+    seed: int = 0,
+    drop_history: float = 0.1,
+):
+    """A batch of B random scenes with A agents and M lane segments each (all real, no padding except a
+    few invalid history slots). Returns a SceneBatch when `smartr1.data.batch` exists, else a
+    SyntheticBatch with the same fields."""
+    g = torch.Generator().manual_seed(seed)
+    if vocab_poses is None:
+        vocab_poses = arc_vocab_poses(vocab_size, seed=seed)
+    c, v = vocab_poses.shape[:2]
+    b, a, m, s = batch, agents, map_segments, 18
+    cls = torch.randint(0, c, (b, a), generator=g)
+    token = torch.randint(0, v, (b, a, s), generator=g)
+    start = torch.cat(
+        [
+            (torch.rand(b, a, 2, generator=g) - 0.5) * extent,
+            (torch.rand(b, a, 1, generator=g) - 0.5) * 2 * math.pi,
+        ],
+        -1,
+    )
+    poses = [start]
+    for k in range(s):
+        local = vocab_poses[cls, token[..., k]]  # [B, A, 5, 3]
+        poses.append(compose(poses[-1], local)[..., -1, :])
+    pose = torch.stack(poses, dim=2)  # [B, A, 19, 3]
+    valid = torch.ones(b, a, s, dtype=torch.bool)
+    late = torch.rand(b, a, generator=g) < drop_history  # agents first seen at step 5
+    valid[..., 0] &= ~late
+    token = torch.where(valid, token, torch.full_like(token, -1))
+    # map: a grid of lane segments 5 m long, random headings
+    mp = torch.cat(
+        [
+            (torch.rand(b, m, 2, generator=g) - 0.5) * extent,
+            (torch.rand(b, m, 1, generator=g) - 0.5) * 2 * math.pi,
+        ],
+        -1,
+    )
+    along = torch.linspace(0, 5, 11)
+    pts = (
+        mp[..., None, :2]
+        + along[:, None] * torch.stack([mp[..., 2].cos(), mp[..., 2].sin()], -1)[..., None, :]
+    )
+    fields = dict(
+        scenario_id=[f"synthetic-{seed}-{i}" for i in range(b)],
+        agent_id=torch.arange(a).expand(b, a).clone(),
+        agent_mask=torch.ones(b, a, dtype=torch.bool),
+        agent_class=cls,
+        agent_size=torch.tensor([4.5, 2.0, 1.6]).expand(b, a, 3).clone(),
+        agent_z=torch.zeros(b, a),
+        token=token,
+        token_valid=valid,
+        pose=pose,
+        sim_mask=torch.ones(b, a, dtype=torch.bool),
+        train_mask=torch.ones(b, a, dtype=torch.bool),
+        map_points=pts,
+        map_pose=mp,
+        map_kind=torch.randint(0, 4, (b, m), generator=g),
+        map_light=torch.randint(0, 5, (b, m), generator=g),
+        map_mask=torch.ones(b, m, dtype=torch.bool),
+        pose_valid=torch.cat([valid[..., :1], valid], dim=-1),
+        map_feature_id=torch.arange(m).expand(b, m).clone(),
+    )
+    try:
+        from smartr1.data.batch import SceneBatch
+
+        return SceneBatch(**fields)
+    except (ImportError, TypeError):
+        return SyntheticBatch(**fields)

@@ -1,0 +1,146 @@
+"""Typed training configs, resolved from dataclass defaults and YAML layers.
+
+Resolution order (later wins): dataclass defaults -> configs/base.yaml -> configs/<size>.yaml ->
+configs/<stage>.yaml -> a user YAML file -> explicit overrides (CLI). Model hyper-parameters start
+from the named size in `smartr1.model.config.SIZES`; YAML `model:` sections only override fields.
+Every run writes the resolved config beside its outputs (`config.yaml`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from smartr1.model.config import ModelConfig, model_config
+
+CONFIG_DIR = Path(__file__).resolve().parents[3] / "configs"
+STAGES = ("pretrain", "sft", "rft", "sft2")
+
+
+@dataclass
+class DataConfig:
+    train: list[str] = field(default_factory=list)  # TFRecord files / globs of Scenario protos
+    val: list[str] = field(default_factory=list)
+    vocab: str | None = None  # MotionVocab file; None = build one from the training data into <out>/vocab.pt
+    vocab_scenarios: int = 1000  # scenarios read to build a vocabulary
+    cache_dir: str | None = None  # token cache (default: $XDG_CACHE_HOME/smartr1/tokens)
+    batch_size: int = 4
+    num_workers: int = 0
+    skip_bad: bool = False
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    min_lr_ratio: float = 0.01  # cosine schedule ends at lr * min_lr_ratio
+    warmup_steps: int = 0
+    grad_clip: float = 0.5
+    label_smoothing: float = 0.1
+
+
+@dataclass
+class TrainerConfig:
+    max_steps: int = 1000
+    accelerator: str = "cpu"
+    devices: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    log_every_n_steps: int = 10
+    val_every_n_steps: int = 200
+    checkpoint_every_n_steps: int = 200
+    seed: int = 0
+
+
+@dataclass
+class TrainConfig:
+    stage: str = "pretrain"
+    size: str = "nano"
+    out: str = "runs/pretrain"
+    init_checkpoint: str | None = None  # parent checkpoint (later stages)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        from smartr1.data.tfrecord import atomic_write_bytes
+
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
+        atomic_write_bytes(path, [text.encode()])
+
+
+def _merge(base: dict, update: dict) -> dict:
+    out = dict(base)
+    for k, v in (update or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        d = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"{path}: cannot read config ({e})") from e
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: a config must be a mapping, got {type(d).__name__}")
+    return d
+
+
+def _build(cls, d: dict, where: str):
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(d) - set(names)
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; valid: {sorted(names)}")
+    return cls(**d)
+
+
+def from_dict(d: dict) -> TrainConfig:
+    """A TrainConfig from a (possibly partial) nested dict; the model starts from the named size."""
+    d = dict(d)
+    size = d.get("size", "nano")
+    model = model_config(size, **(d.pop("model", None) or {}))
+    parts = {k: _build(cls, d.pop(k, None) or {}, k) for k, cls in
+             (("data", DataConfig), ("optim", OptimConfig), ("trainer", TrainerConfig))}  # fmt: skip
+    for k in ("train", "val"):
+        v = getattr(parts["data"], k)
+        if isinstance(v, str):
+            setattr(parts["data"], k, [v])
+    top = _build(TrainConfig, d, "config")
+    return dataclasses.replace(top, model=model, **parts)
+
+
+def load_config(
+    stage: str = "pretrain",
+    size: str = "nano",
+    path: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    config_dir: str | Path | None = None,
+) -> TrainConfig:
+    """Resolve a TrainConfig for a stage and size (see module docstring)."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; choose one of {STAGES}")
+    cdir = Path(config_dir) if config_dir is not None else CONFIG_DIR
+    d: dict = {}
+    for name in ("base", size, stage):
+        p = cdir / f"{name}.yaml"
+        if p.exists():
+            d = _merge(d, _read_yaml(p))
+    if path is not None:
+        d = _merge(d, _read_yaml(Path(path)))
+    d = _merge(d, {"stage": stage, "size": size})
+    d = _merge(d, overrides or {})
+    # a user file may pick another size; the size layer then follows it
+    if d.get("size", size) != size:
+        return load_config(stage, d["size"], path, overrides, config_dir)
+    return from_dict(d)

@@ -1,0 +1,71 @@
+"""LightningDataModule over Scenario TFRecord shards (WOMD or generated: the same format).
+
+Scenarios are tokenized once into the token cache (`smartr1.data.batch.TokenizedDataset`); in
+`prepare_data` (one process) so that distributed ranks only read the cache.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import lightning as L
+import torch
+
+from smartr1.training.config import DataConfig
+
+
+class SceneDataModule(L.LightningDataModule):
+    def __init__(self, cfg: DataConfig, vocab, seed: int = 0, map_crop_radius: float | None = None):
+        """`map_crop_radius`: drop map segments beyond the model's reach (see `crop_map`)."""
+        super().__init__()
+        self.cfg = cfg
+        self.map_crop_radius = map_crop_radius
+        self.vocab = vocab
+        self.seed = seed
+        self.train_set = None
+        self.val_set = None
+
+    def _dataset(self, files):
+        from smartr1.data.batch import TokenizedDataset
+
+        return TokenizedDataset(files, self.vocab, cache_dir=self.cfg.cache_dir, skip_bad=self.cfg.skip_bad)
+
+    def prepare_data(self):
+        for files in (self.cfg.train, self.cfg.val):
+            if files:
+                self._dataset(files)
+
+    def setup(self, stage: str | None = None):
+        if self.train_set is None:
+            if not self.cfg.train:
+                raise ValueError("no training data given (data.train is empty)")
+            self.train_set = self._dataset(self.cfg.train)
+            if len(self.train_set) == 0:
+                raise ValueError(f"no usable scenarios in {self.cfg.train}")
+        if self.val_set is None and self.cfg.val:
+            self.val_set = self._dataset(self.cfg.val)
+
+    def _loader(self, ds, shuffle: bool):
+        from smartr1.data.batch import collate, collate_cropped
+
+        fn = (
+            collate if self.map_crop_radius is None else partial(collate_cropped, radius=self.map_crop_radius)
+        )
+        return torch.utils.data.DataLoader(
+            ds,
+            batch_size=self.cfg.batch_size,
+            shuffle=shuffle,
+            collate_fn=fn,
+            num_workers=self.cfg.num_workers,
+            persistent_workers=self.cfg.num_workers > 0,
+            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
+        )
+
+    def train_dataloader(self):
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self):
+        return self._loader(self.val_set, shuffle=False) if self.val_set is not None else []
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        return batch.to(device)

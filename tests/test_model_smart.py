@@ -1,0 +1,125 @@
+"""SMART model: shapes, masks, strict causality, parameter counts, large scenes, bad values."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from smartr1.model.attention import neighbours_within
+from smartr1.model.smart import SMART, model_config
+from smartr1.model.synthetic import arc_vocab_poses, random_scene_batch
+
+V = 32
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """On a shared 2-core machine, 2 intra-op threads can be 100x slower than 1 (threads spin-wait for
+    descheduled peers); these tests measure correctness, not speed."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def small_model(seed: int = 0, **kw) -> SMART:
+    torch.manual_seed(seed)
+    cfg = model_config(
+        "nano", vocab_size=V, hidden=32, heads=2, head_dim=8, agent_layers=2, map_layers=1, **kw
+    )
+    return SMART(cfg, arc_vocab_poses(V)).eval()
+
+
+def test_forward_shapes_and_masks():
+    m = small_model()
+    b = random_scene_batch(2, 6, 20, m.vocab_poses, extent=30, seed=1)
+    b.agent_mask[1, 4:] = False  # padding agents
+    logits, valid = m(b)
+    assert logits.shape == (2, 6, 18, V)
+    assert valid.shape == (2, 6, 18)
+    assert not valid[1, 4:].any()
+    assert torch.isfinite(logits).all()
+
+
+def test_padding_agents_do_not_change_real_logits():
+    m = small_model()
+    b = random_scene_batch(1, 5, 20, m.vocab_poses, extent=20, seed=2)
+    moved = b.pose.clone()
+    moved[0, 4, :, :2] = b.pose[0, 0, :, :2] + 2.0  # agent 4 right next to agent 0
+    real = b.agent_mask.clone()
+    padded = real.clone()
+    padded[0, 4] = False
+
+    def run(pose, mask):
+        return m(dataclasses.replace(b, pose=pose, agent_mask=mask))[0][0, :4]
+
+    assert (run(b.pose, real) - run(moved, real)).abs().max() > 1e-4  # a real agent's position matters
+    torch.testing.assert_close(run(b.pose, padded), run(moved, padded))  # a padded one's does not
+
+
+def test_future_token_cannot_change_earlier_logits():
+    m = small_model()
+    b = random_scene_batch(2, 6, 30, m.vocab_poses, extent=25, seed=3)
+    ref, _ = m(b)
+    k = 9
+    tok, pose = b.token.clone(), b.pose.clone()
+    tok[..., k] = (tok[..., k] + 7) % V
+    pose[:, :, k + 1 :, :2] += 3.0  # the changed token moves everything after it
+    out, _ = m(dataclasses.replace(b, token=tok, pose=pose))
+    torch.testing.assert_close(out[:, :, :k], ref[:, :, :k])
+    assert (out[:, :, k:] - ref[:, :, k:]).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("size,target", [("nano", 1.0e6), ("mini", 3.0e6), ("tiny", 7.0e6)])
+def test_named_config_parameter_counts_near_targets(size, target):
+    n = SMART(model_config(size, vocab_size=2048)).num_parameters()["total"]
+    assert 0.75 * target <= n <= 1.25 * target, f"{size}: {n} parameters"
+
+
+def test_neighbour_search_matches_brute_force():
+    g = torch.Generator().manual_seed(0)
+    q = torch.rand(2, 50, 2, generator=g) * 40
+    k = torch.rand(2, 70, 2, generator=g) * 40
+    km = torch.rand(2, 70, generator=g) > 0.2
+    idx, ok = neighbours_within(q, k, km, radius=8.0, k=5)
+    d = torch.cdist(q, k)
+    for bi in range(2):
+        for qi in range(50):
+            cand = torch.nonzero(km[bi] & (d[bi, qi] <= 8.0)).flatten()
+            want = set(cand[torch.argsort(d[bi, qi, cand])][:5].tolist())
+            assert set(idx[bi, qi][ok[bi, qi]].tolist()) == want
+
+
+def test_large_scene_runs_with_bounded_chunks(monkeypatch):
+    import smartr1.model.attention as att
+
+    monkeypatch.setattr(att, "MAX_DISTANCE_ENTRIES", 4096)  # force many chunks
+    m = small_model()
+    b = random_scene_batch(1, 260, 300, m.vocab_poses, extent=200, seed=4)
+    with torch.no_grad():
+        logits, valid = m(b)
+    assert logits.shape == (1, 260, 18, V) and torch.isfinite(logits[valid]).all()
+
+
+def test_nan_in_invalid_entries_stays_contained():
+    m = small_model()
+    b = random_scene_batch(1, 5, 20, m.vocab_poses, extent=20, seed=5)
+    b.token_valid[0, 2, :] = False
+    b.pose_valid[0, 2, :] = False
+    b.pose[0, 2] = float("nan")
+    b.map_mask[0, 3] = False
+    b.map_points[0, 3] = float("nan")
+    b.map_pose[0, 3] = float("nan")
+    logits, valid = m(b)
+    assert not valid[0, 2].any()
+    assert torch.isfinite(logits).all()
+
+
+def test_single_agent_and_empty_map():
+    m = small_model()
+    b = random_scene_batch(1, 1, 1, m.vocab_poses, seed=6)
+    b.map_mask[:] = False
+    logits, valid = m(b)
+    assert logits.shape == (1, 1, 18, V) and torch.isfinite(logits).all()
