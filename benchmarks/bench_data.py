@@ -14,33 +14,16 @@ Writes benchmarks/results/data.json and data.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from common import SHARED, machine, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 WOMD_DIR = SHARED / "data" / "wosac" / "scenarios"
-RESULTS = ROOT / "benchmarks" / "results"
-
-
-def machine() -> dict:
-    import torch
-
-    return dict(
-        cpu_count=os.cpu_count(),
-        platform=platform.platform(),
-        python=platform.python_version(),
-        torch=torch.__version__,
-        device="cpu",
-        load_avg_1min=os.getloadavg()[0],
-    )
 
 
 def bench_read(repeats: int) -> dict:
@@ -182,10 +165,8 @@ def main() -> None:
             g.pop("out")
     result["machine"]["load_avg_1min_end"] = os.getloadavg()[0]
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "data.json").write_text(json.dumps(result, indent=1))
     md = render_md(result)
-    (RESULTS / "data.md").write_text(md)
+    write_results("data", result, md)
     print(md)
 
 
@@ -195,7 +176,7 @@ def render_md(r: dict) -> str:
         "# Data pipeline speed",
         "",
         f"Machine: {m['cpu_count']} CPUs, {m['platform']}, Python {m['python']}, torch {m['torch']}, "
-        f"device {m['device']}; 1-min load average {m['load_avg_1min']:.1f} at start, "
+        f"device {m['device']}; 1-min load average {m['loadavg_1min_start']:.1f} at start, "
         f"{m['load_avg_1min_end']:.1f} at end (other jobs share the machine).",
         "",
         f"## Reading real WOMD shards ({len(rd['files'])} files, {rd['mb']:.2f} MB, "

@@ -14,18 +14,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+from common import ROOT, SHARED, write_results
+from common import machine as describe_machine
+
 WOSAC = SHARED / "data" / "wosac"
-RESULTS = ROOT / "benchmarks" / "results"
 SCENARIOS = ("637f20cafde22ff8", "ee519cf571686d19")
 
 
@@ -115,8 +113,6 @@ def main() -> None:
         print(json.dumps(run_case(args.case, args.threads[0], args.repeats, args.device)))
         return
 
-    import torch
-
     timing = json.loads((WOSAC / "timing.json").read_text())["clean_reference"]
     rows = []
     for threads in args.threads:
@@ -147,15 +143,7 @@ def main() -> None:
                 + f"peak_rss={row['peak_rss_mb']:.0f}MB",
                 flush=True,
             )
-    machine = {
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "processor": platform.processor(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "device": args.device,
-        "loadavg_at_end": os.getloadavg(),
-    }
+    machine = {**describe_machine(args.device), "loadavg_at_end": os.getloadavg()}
     result = {
         "what": "our WOSAC 2025 metric for one scenario x 32 rollouts (logged_noisy), warm, median of "
         f"{args.repeats}; 'full' = log features + rollout features + likelihoods, 'cached_context' = "
@@ -164,8 +152,6 @@ def main() -> None:
         "machine": machine,
         "rows": rows,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "metrics.json").write_text(json.dumps(result, indent=1))
     lines = [
         "# WOSAC metric speed (ours vs official)",
         "",
@@ -198,8 +184,8 @@ def main() -> None:
         "With 2 intra-op threads on a loaded 2-core machine, OpenMP barriers make torch several times slower "
         "than with 1 thread (e.g. 17 s instead of 0.26 s for 637f20cafde22ff8), hence `--threads 1` default.",
     ]
-    (RESULTS / "metrics.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {RESULTS / 'metrics.json'} and metrics.md")
+    write_results("metrics", result, lines)
+    print("wrote benchmarks/results/metrics.json and metrics.md")
 
 
 if __name__ == "__main__":

@@ -11,21 +11,19 @@ the figures measure compute, not model quality.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
+from common import machine as describe_machine
+from common import write_results
 
 from smartr1.model.smart import SMART, model_config
 from smartr1.model.synthetic import arc_vocab_poses, random_scene_batch
 from smartr1.rollout.engine import rollout_batch
 from smartr1.training.pretrain import next_token_loss, next_token_targets
 
-OUT = Path(__file__).resolve().parent / "results"
 TARGETS = {"nano": 1.0e6, "mini": 3.0e6, "tiny": 7.0e6}
 
 
@@ -104,15 +102,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     reps = 1 if args.quick else 3
-    machine = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "device": "cpu",
-        "loadavg_start": os.getloadavg(),
-    }
+    machine = describe_machine("cpu")
     peak = matmul_peak()
     machine["matmul_peak_flops"] = peak
     rows = {}
@@ -143,13 +133,11 @@ def main() -> None:
         "goal": "nano: 32 x 8 s rollouts of a 64-agent scene < 5 s on 2 cores",
         "sizes": rows,
     }
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "model.json").write_text(json.dumps(result, indent=2))
     lines = [
         "# Model benchmark",
         "",
         f"Machine: {machine['processor']}, {machine['cpu_count']} CPUs, torch {machine['torch']} "
-        f"({machine['threads']} threads), load average {machine['loadavg_start'][0]:.1f} -> "
+        f"({machine['torch_threads']} threads), load average {machine['loadavg_1min_start']:.1f} -> "
         f"{machine['loadavg_end'][0]:.1f}; measured matmul peak {peak / 1e9:.1f} GFLOP/s.",
         "",
         "| size | params (V=2048) | target | train scen/s (4 x 32 agents) | rollout s (32 x 8 s, 64 agents) "
@@ -169,7 +157,7 @@ def main() -> None:
             "",
             "nano rollout by intra-op threads: " + ", ".join(f"{k}: {v:.2f} s" for k, v in bt.items()),
         ]
-    (OUT / "model.md").write_text("\n".join(lines) + "\n")
+    write_results("model", result, lines)
     print("\n".join(lines))
 
 

@@ -23,33 +23,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from common import SHARED, machine, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 WOSAC = SHARED / "data" / "wosac"
-RESULTS = ROOT / "benchmarks" / "results"
 SIZES = (128, 256, 512, 1024, 2048)
-
-
-def machine() -> dict:
-    import torch
-
-    return dict(
-        cpu_count=os.cpu_count(),
-        platform=platform.platform(),
-        python=platform.python_version(),
-        torch=torch.__version__,
-        torch_threads=torch.get_num_threads(),
-        device="cpu",
-        load_avg_1min=os.getloadavg()[0],
-    )
 
 
 def load_real():
@@ -288,10 +270,8 @@ def main() -> None:
     result["tokenize"] = [bench_tokenize(real, build_vocab(real, size=s), args.repeats) for s in (512, 2048)]
     print("tokenize:", result["tokenize"], flush=True)
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "tokens.json").write_text(json.dumps(result, indent=1, default=float))
-    (RESULTS / "tokens.md").write_text(to_markdown(result))
-    print(f"wrote {RESULTS / 'tokens.json'} and tokens.md")
+    write_results("tokens", result, to_markdown(result))
+    print("wrote benchmarks/results/tokens.json and tokens.md")
 
 
 def to_markdown(r: dict) -> str:
@@ -300,7 +280,7 @@ def to_markdown(r: dict) -> str:
         "# Motion / map tokenizer benchmark",
         "",
         f"Machine: {m['cpu_count']} CPUs, {m['platform']}, torch {m['torch']} ({m['device']}, "
-        f"{m['torch_threads']} threads), load average {m['load_avg_1min']:.1f} at start.",
+        f"{m['torch_threads']} threads), load average {m['loadavg_1min_start']:.1f} at start.",
         f"Data: {r['data']['real']} real WOMD scenes, {r['data']['synthetic']} synthetic scenes, SUMO: {r['data']['sumo']}.",
         f"Logged oracle meta-metric (official, mean of the 2 scenes): {r['oracle']['mean']:.4f}; "
         f"ours on the oracle submission: {np.mean(list(r['oracle']['ours'].values())):.4f}.",

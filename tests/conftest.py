@@ -28,3 +28,15 @@ def real_scenarios(shared_dir):
     from smartr1.data.womd import read_scenario
 
     return {sid: read_scenario(scenario_file(sid)) for sid in SCENARIO_IDS}
+
+
+@pytest.fixture
+def one_thread():
+    """On a shared 2-core machine, 2 intra-op threads can be 100x slower than 1 (threads spin-wait for
+    descheduled peers); tests that measure correctness, not speed, run on one."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -14,14 +14,7 @@ from smartr1.model.synthetic import arc_vocab_poses, random_scene_batch
 V = 32
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """On a shared 2-core machine, 2 intra-op threads can be 100x slower than 1 (threads spin-wait for
-    descheduled peers); these tests measure correctness, not speed."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_model(seed: int = 0, **kw) -> SMART:

@@ -17,14 +17,7 @@ from smartr1.rollout.sampling import sample_top_k
 V = 32
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """On a shared 2-core machine, 2 intra-op threads can be 100x slower than 1 (threads spin-wait for
-    descheduled peers); these tests measure correctness, not speed."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_model(seed: int = 0) -> SMART:

@@ -12,9 +12,8 @@ OPTIM = dict(
 )
 
 
-def test_crop_keeps_loss_and_drops_far_segments(real_scenarios):
+def test_crop_keeps_loss_and_drops_far_segments(real_scenarios, one_thread):
     torch.manual_seed(0)
-    torch.set_num_threads(1)
     scenario = real_scenarios["637f20cafde22ff8"]
     vocab = build_vocab([scenario], size=64, seed=0)
     cfg = model_config("nano", vocab_size=vocab.size)
