@@ -27,12 +27,13 @@ class DemoConfig:
     seed: int = 0
     workers: int = 2
     size: str = "nano"
-    max_steps: int = 1500
+    max_steps: int = 600
     batch_size: int = 4
     rollouts: int = 32
     device: str = "cpu"
     render: int = 2
     top_k: int = 5
+    tiny_worlds: bool = False  # small, quick SUMO worlds (smoke runs and tests)
 
 
 def _done(marker: Path) -> bool:
@@ -67,7 +68,9 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
         return time.perf_counter()
 
     # 1. data ---------------------------------------------------------------------------------
-    from smartr1.data.sumo.generate import generate
+    from smartr1.data.sumo.generate import GenerateConfig, generate, tiny_config
+
+    gen_cfg = tiny_config() if cfg.tiny_worlds else GenerateConfig()
 
     for split, num, seed in (
         ("train", cfg.train_scenarios, cfg.seed),
@@ -78,7 +81,9 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
         if _done(marker):
             console.print(f"already there: {out / 'data' / split}")
         else:
-            summary = generate(num, out / "data" / split, seed=seed, workers=cfg.workers, console=console)
+            summary = generate(
+                num, out / "data" / split, seed=seed, workers=cfg.workers, cfg=gen_cfg, console=console
+            )
             _mark(marker, {"num": num, "seed": seed, "scenarios_per_s": summary.scenarios_per_s})
             console.print(
                 f"{num} scenarios in {summary.seconds:.1f} s ({summary.scenarios_per_s:.2f} scenarios/s)"
@@ -132,7 +137,11 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
             cfg.size,
             overrides={
                 "out": str(run_dir),
-                "data": {"train": [str(out / "data" / "train")], "batch_size": cfg.batch_size},
+                "data": {
+                    "train": [str(out / "data" / "train")],
+                    "batch_size": cfg.batch_size,
+                    "cache_dir": str(out / "cache"),
+                },
                 "trainer": {
                     "max_steps": cfg.max_steps,
                     "accelerator": "gpu" if cfg.device.startswith("cuda") else "cpu",

@@ -16,7 +16,7 @@ def demo_command(
     val_scenarios: Annotated[
         int, typer.Option(min=1, help="Generated held-out scenarios to evaluate on.")
     ] = 20,
-    max_steps: Annotated[int, typer.Option(min=1, help="Pretraining optimizer steps.")] = 1500,
+    max_steps: Annotated[int, typer.Option(min=1, help="Pretraining optimizer steps.")] = 600,
     size: Annotated[str, typer.Option(help="Model size: nano (CPU default), mini, tiny.")] = "nano",
     rollouts: Annotated[int, typer.Option(min=1, help="Rollouts per scenario (WOSAC uses 32).")] = 32,
     seed: Annotated[int, typer.Option(min=0, help="Seed for data generation, training and sampling.")] = 0,
@@ -39,5 +39,5 @@ def demo_command(
         device=device,
     )
     if quick:
-        cfg.train_scenarios, cfg.val_scenarios, cfg.max_steps = 12, 4, 20
+        cfg.train_scenarios, cfg.val_scenarios, cfg.max_steps, cfg.tiny_worlds = 12, 4, 20, True
     run_demo(cfg)
