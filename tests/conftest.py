@@ -30,10 +30,10 @@ def real_scenarios(shared_dir):
     return {sid: read_scenario(scenario_file(sid)) for sid in SCENARIO_IDS}
 
 
-@pytest.fixture
+@pytest.fixture(scope="session", autouse=True)
 def one_thread():
-    """On a shared 2-core machine, 2 intra-op threads can be 100x slower than 1 (threads spin-wait for
-    descheduled peers); tests that measure correctness, not speed, run on one."""
+    """Tests check correctness, not speed, and run on one torch thread: on a shared 2-core machine
+    two intra-op threads can be 100x slower than one (threads spin-wait for descheduled peers)."""
     import torch
 
     n = torch.get_num_threads()

@@ -10,7 +10,7 @@ from smartr1.demo import POLICIES, DemoConfig, run_demo
 pytestmark = pytest.mark.sumo
 
 
-def test_demo_end_to_end_and_resume(tmp_path, one_thread):
+def test_demo_end_to_end_and_resume(tmp_path):
     cfg = DemoConfig(
         out=tmp_path / "demo",
         train_scenarios=4,

@@ -17,16 +17,6 @@ from tests.conftest import SHARED, WOSAC, scenario_file
 GOLDEN = SHARED / "spec" / "golden"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_evaluate_writes_official_fields(tmp_path):
     out = tmp_path / "m.json"
     evaluate_command(

@@ -41,18 +41,6 @@ LOGLIK_TOL = 2e-6
 METRIC_TOL = 1e-5
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: on the shared 2-core box OpenMP barriers under contention cost more than
-    they save on these small tensors."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def contexts(real_scenarios):
     return {sid: ScenarioContext.build([real_scenarios[sid]]) for sid in SCENARIO_IDS}

@@ -12,14 +12,6 @@ from smartr1.rollout.reference import constant_velocity, logged_oracle
 from tests.conftest import SCENARIO_IDS
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def setup(real_scenarios):
     scens = [real_scenarios[s] for s in SCENARIO_IDS]

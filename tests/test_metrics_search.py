@@ -14,14 +14,6 @@ from smartr1.metrics.synthetic import busy_scene
 from tests.conftest import WOSAC
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def noisy(real_scenarios):
     from smartr1.data.rollouts import Rollouts

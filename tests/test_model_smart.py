@@ -14,9 +14,6 @@ from smartr1.model.synthetic import arc_vocab_poses, random_scene_batch
 V = 32
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
 def small_model(seed: int = 0, **kw) -> SMART:
     torch.manual_seed(seed)
     cfg = model_config(

@@ -17,9 +17,6 @@ from smartr1.rollout.sampling import sample_top_k
 V = 32
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
 def small_model(seed: int = 0) -> SMART:
     torch.manual_seed(seed)
     cfg = model_config("nano", vocab_size=V, hidden=32, heads=2, head_dim=8, agent_layers=2, map_layers=1)

@@ -12,7 +12,7 @@ OPTIM = dict(
 )
 
 
-def test_crop_keeps_loss_and_drops_far_segments(real_scenarios, one_thread):
+def test_crop_keeps_loss_and_drops_far_segments(real_scenarios):
     torch.manual_seed(0)
     scenario = real_scenarios["637f20cafde22ff8"]
     vocab = build_vocab([scenario], size=64, seed=0)

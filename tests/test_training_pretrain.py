@@ -14,9 +14,6 @@ from smartr1.training.pretrain import cosine_lambda, next_token_loss, next_token
 V = 32
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
 def test_targets_are_the_next_slot_on_train_agents():
     b = random_scene_batch(1, 4, 10, arc_vocab_poses(V), seed=0)
     b.train_mask[0, 3] = False
