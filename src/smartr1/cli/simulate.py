@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from smartr1.cli.options import Threads, apply_threads
+
 
 def simulate_command(
     checkpoint: Annotated[
@@ -26,15 +28,10 @@ def simulate_command(
     temperature: Annotated[float, typer.Option(help="Softmax temperature of sampling.")] = 1.0,
     scenarios_per_shard: Annotated[int, typer.Option(help="Scenarios per output shard.")] = 64,
     skip_bad: Annotated[bool, typer.Option(help="Skip corrupt records instead of failing.")] = False,
-    threads: Annotated[
-        int | None, typer.Option(help="torch intra-op threads (1 is often faster on a busy machine).")
-    ] = None,
+    threads: Threads = None,
 ) -> None:
     """Simulate every agent valid at the current step for 8 s and write official ScenarioRollouts shards."""
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    apply_threads(threads)
     import time
 
     from rich.console import Console

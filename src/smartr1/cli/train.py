@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from smartr1.cli.options import Threads, apply_threads
+
 
 def train_command(
     stage: Annotated[str, typer.Argument(help="Training stage: pretrain (sft / rft / sft2 come later).")],
@@ -31,15 +33,10 @@ def train_command(
     cache_dir: Annotated[Path | None, typer.Option(help="Token cache directory.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints/last.ckpt.")] = False,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
-    threads: Annotated[
-        int | None, typer.Option(help="torch intra-op threads (1 is often faster on a busy machine).")
-    ] = None,
+    threads: Threads = None,
 ) -> None:
     """Train a stage and write OUT/checkpoints/last.ckpt, TensorBoard logs and the resolved config."""
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    apply_threads(threads)
     from rich.console import Console
 
     from smartr1.training.config import STAGES, load_config
