@@ -54,6 +54,16 @@ def _machine() -> dict:
     }
 
 
+def _quiet_lightning() -> None:
+    """The demo shows its own stage headers and progress; Lightning's start-up tips add nothing there."""
+    import logging
+    import warnings
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=r"The number of training batches .* logging interval")
+
+
 def run_demo(cfg: DemoConfig, console=None) -> dict:
     """Run every stage; returns the report (also written to <out>/report.json and report.md)."""
     from rich.console import Console
@@ -126,6 +136,7 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
     from smartr1.training.config import load_config
     from smartr1.training.pretrain import train_pretrain
 
+    _quiet_lightning()
     run_dir = out / "pretrain"
     marker = run_dir / "done.json"
     if _done(marker):
