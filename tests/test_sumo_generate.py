@@ -72,7 +72,7 @@ def test_generated_scenarios_read_back_sane(runs):
         sdc = s.sdc_track_index
         assert t.valid[sdc].all() and t.type[sdc] == AgentType.VEHICLE
         k = s.tracks_to_predict
-        assert 1 <= len(k) <= 8 and sdc not in k
+        assert len(k) in range(1, 9) and sdc not in k
         assert t.valid[k, CURRENT_STEP].all() and t.valid[k].all()
         for name in ("x", "y", "z", "heading", "velocity_x", "velocity_y", "length", "width", "height"):
             assert np.isfinite(getattr(t, name)[t.valid]).all(), name
