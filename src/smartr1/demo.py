@@ -27,7 +27,7 @@ class DemoConfig:
     seed: int = 0
     workers: int = 2
     size: str = "nano"
-    max_steps: int = 600
+    max_steps: int = 400
     batch_size: int = 4
     rollouts: int = 32
     device: str = "cpu"

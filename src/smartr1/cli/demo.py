@@ -16,7 +16,7 @@ def demo_command(
     val_scenarios: Annotated[
         int, typer.Option(min=1, help="Generated held-out scenarios to evaluate on.")
     ] = 20,
-    max_steps: Annotated[int, typer.Option(min=1, help="Pretraining optimizer steps.")] = 600,
+    max_steps: Annotated[int, typer.Option(min=1, help="Pretraining optimizer steps.")] = 400,
     size: Annotated[str, typer.Option(help="Model size: nano (CPU default), mini, tiny.")] = "nano",
     rollouts: Annotated[int, typer.Option(min=1, help="Rollouts per scenario (WOSAC uses 32).")] = 32,
     seed: Annotated[int, typer.Option(min=0, help="Seed for data generation, training and sampling.")] = 0,
