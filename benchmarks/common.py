@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import platform
 from pathlib import Path
+
+from smartr1.machine import describe_machine as machine  # noqa: F401 (re-exported for the scripts)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def machine(device: str = "cpu") -> dict:
-    """The facts a timing needs next to it: cores, platform, torch build and threads, device, load."""
-    import torch
-
-    info = {
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "device": device,
-        "loadavg_1min_start": os.getloadavg()[0],
-    }
-    if device.startswith("cuda") and torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
-    return info
 
 
 def write_results(name: str, result: dict, markdown: list[str] | str) -> Path:

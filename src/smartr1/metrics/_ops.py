@@ -61,3 +61,8 @@ def divide_no_nan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """a / b, and 0 where b == 0 (tf.math.divide_no_nan)."""
     zero = b == 0
     return torch.where(zero, torch.zeros_like(a), a / torch.where(zero, torch.ones_like(b), b))
+
+
+def to_tensor(arr: np.ndarray, device: str | torch.device) -> torch.Tensor:
+    """A NumPy array (any layout) as a tensor on `device`, sharing memory on CPU."""
+    return torch.from_numpy(np.ascontiguousarray(arr)).to(device)

@@ -12,6 +12,7 @@ identical to the exhaustive search kept behind `brute_force=True` for tests.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -137,9 +138,7 @@ def road_edges_from_scenario(scenarios: list[Scenario], device: torch.device | s
     prior[~valid] = idx[None].repeat(len(segs), 0)[~valid]
     nxt[~valid] = idx[None].repeat(len(segs), 0)[~valid]
 
-    def t(arr):
-        return torch.from_numpy(np.ascontiguousarray(arr)).to(device)
-
+    t = functools.partial(_ops.to_tensor, device=device)
     return RoadEdges(
         a=t(a),
         ab=t(ab),

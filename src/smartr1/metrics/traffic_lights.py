@@ -12,6 +12,7 @@ those (object, step) entries only; everything else is a cheap projection on the 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,9 +130,7 @@ def signal_lanes_from_scenario(scenarios: list[Scenario], device: torch.device |
     chunk_lo = lo.reshape(n_s, -1, CHUNK_SLOTS, 2).min(2)
     chunk_hi = hi.reshape(n_s, -1, CHUNK_SLOTS, 2).max(2)
 
-    def t(a):
-        return torch.from_numpy(np.ascontiguousarray(a)).to(device)
-
+    t = functools.partial(_ops.to_tensor, device=device)
     return SignalLanes(
         points=t(points),
         slot_valid=t(slot_valid),
