@@ -66,7 +66,8 @@ def bench_read(repeats: int) -> dict:
 
 
 def counts(dirs) -> dict:
-    from smartr1.data.scenario import CURRENT_STEP, AgentType
+    from smartr1.data.scenario import AgentType
+    from smartr1.data.timeline import CURRENT_STEP
     from smartr1.data.womd import read_scenarios
 
     rows = []

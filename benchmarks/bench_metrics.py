@@ -42,7 +42,7 @@ def run_case(case: str, threads: int, repeats: int, device: str) -> dict:
     from smartr1.metrics.scoring import ScenarioContext
 
     if case == "synthetic256":
-        from smartr1.metrics.synthetic import busy_scene
+        from smartr1.testing.scenes import busy_scene
 
         scen, ro = busy_scene(num_agents=256, num_eval=8)
     else:

@@ -2,7 +2,7 @@
 
 Rollout: 32 rollouts x 8 s (16 tokens) of one 64-agent scene with 600 map segments, in one batched
 pass. Achieved FLOP/s (matmul FLOPs counted by torch's FlopCounterMode) is reported against the
-machine's matmul peak measured in the same run. Inputs are synthetic (smartr1.model.synthetic), so
+machine's matmul peak measured in the same run. Inputs are synthetic (smartr1.testing.batches), so
 the figures measure compute, not model quality.
 
     .venv/bin/python benchmarks/bench_model.py [--sizes nano mini tiny] [--quick]
@@ -20,8 +20,8 @@ from common import machine as describe_machine
 from common import write_results
 
 from smartr1.model.smart import SMART, model_config
-from smartr1.model.synthetic import arc_vocab_poses, random_scene_batch
 from smartr1.rollout.engine import rollout_batch
+from smartr1.testing.batches import arc_vocab_poses, random_scene_batch
 from smartr1.training.pretrain import next_token_loss, next_token_targets
 
 TARGETS = {"nano": 1.0e6, "mini": 3.0e6, "tiny": 7.0e6}

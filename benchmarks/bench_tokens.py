@@ -94,9 +94,10 @@ def bench_greedy_baseline(scenarios, size: int) -> dict:
     """Sorted-window greedy cover vs a plain full scan per disk, at the radius build_vocab found."""
     import torch
 
-    from smartr1.tokens.geometry import box_corners
+    from smartr1.data.geometry import box_corners
     from smartr1.tokens.kdisk import greedy_cover, kdisk_cluster
-    from smartr1.tokens.motion import CLASS_BOX, extract_segments
+    from smartr1.tokens.vocab_build import extract_segments
+    from smartr1.tokens.vocabulary import CLASS_BOX
 
     seg = torch.cat([extract_segments(s)[0] for s in scenarios])[:200_000]
     feat = box_corners(seg[:, -1], CLASS_BOX[0, 0], CLASS_BOX[0, 1]).numpy()
@@ -140,8 +141,10 @@ def bench_tokenize(real, vocab, repeats: int) -> dict:
     the default thread count; the 1-thread run is also done with brute-force token search."""
     import torch
 
-    from smartr1.data.batch import prepare_scene
-    from smartr1.tokens import motion
+    from smartr1.data.threads import torch_threads
+    from smartr1.tokens import tokenize
+    from smartr1.tokens.scene import prepare_scene
+    from smartr1.tokens.tokenize import tokenize_scenario
 
     def run():
         t = time.perf_counter()
@@ -151,23 +154,22 @@ def bench_tokenize(real, vocab, repeats: int) -> dict:
         return len(real) * repeats / (time.perf_counter() - t)
 
     default = run()
-    with motion.torch_threads(1):
+    with torch_threads(1):
         fast = run()
-        toks = [motion.tokenize_scenario(s, vocab).token for s in real]
-        orig = motion.match_tokens
+        toks = [tokenize_scenario(s, vocab).token for s in real]
+        orig = tokenize.match_tokens
 
         def brute(*a, **k):
             return orig(*a, **{**k, "exact_search": True})
 
-        motion.match_tokens = brute
+        tokenize.match_tokens = brute  # the name tokenize_scenario looks up
         try:
             slow = run()
             same = all(
-                torch.equal(motion.tokenize_scenario(s, vocab).token, t)
-                for s, t in zip(real, toks, strict=True)
+                torch.equal(tokenize_scenario(s, vocab).token, t) for s, t in zip(real, toks, strict=True)
             )
         finally:
-            motion.match_tokens = orig
+            tokenize.match_tokens = orig
     return {
         "vocab_size": vocab.size,
         "scenarios_per_s": fast,
@@ -209,8 +211,8 @@ def main() -> None:
     args = ap.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
 
-    from smartr1.tokens.motion import build_vocab
-    from smartr1.tokens.synthetic import synthetic_scenario
+    from smartr1.testing.tracks import synthetic_scenario
+    from smartr1.tokens.vocab_build import build_vocab
 
     result: dict = {"machine": machine(), "sizes": sizes}
     real = load_real()

@@ -14,7 +14,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 def write_results(name: str, result: dict, markdown: list[str] | str) -> Path:
     """benchmarks/results/<name>.json and .md, each written atomically."""
-    from smartr1.data.tfrecord import atomic_write_bytes
+    from smartr1.data.atomic import atomic_write_bytes
 
     text = markdown if isinstance(markdown, str) else "\n".join(markdown) + "\n"
     atomic_write_bytes(

@@ -1,4 +1,4 @@
-"""SceneBatch collation (padding fully masked), the token cache (hit / invalidation) and bad input."""
+"""TokenBatch collation (padding fully masked), the token cache (hit / invalidation) and bad input."""
 
 from __future__ import annotations
 
@@ -9,17 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from smartr1.data.batch import (
-    SceneBatch,
-    TokenizedDataset,
-    collate,
-    prepare_scene,
-    scene_batch_from_scenarios,
-)
 from smartr1.data.errors import DataError
 from smartr1.data.womd import write_scenarios
-from smartr1.tokens.motion import build_vocab
-from smartr1.tokens.synthetic import synthetic_scenario
+from smartr1.testing.tracks import synthetic_scenario
+from smartr1.tokens.batch import TokenBatch, collate, token_batch
+from smartr1.tokens.scene import prepare_scene
+from smartr1.tokens.vocab_build import build_vocab
+from smartr1.training.cache import TokenizedDataset
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +26,7 @@ def vocab():
 def test_padding_is_fully_masked(vocab):
     small, big = synthetic_scenario(1, 3), synthetic_scenario(2, 9)
     small.map = small.map.__class__.empty()  # no map at all
-    b = scene_batch_from_scenarios([small, big], vocab)
+    b = token_batch([small, big], vocab)
     assert b.agent_id.shape == (2, 9) and b.token.shape == (2, 9, 18) and b.pose.shape == (2, 9, 19, 3)
     assert b.agent_mask.tolist() == [[True] * 3 + [False] * 6, [True] * 9]
     pad = ~b.agent_mask
@@ -44,7 +40,7 @@ def test_padding_is_fully_masked(vocab):
     # real agents: ids in track order, tokens valid where the slot is
     assert b.agent_id[1].tolist() == big.tracks.id.tolist()
     assert ((b.token >= 0) == b.token_valid).all()
-    assert b.sim_mask[1].all() and b.train_mask[1, :3].all()  # SDC + tracks_to_predict
+    assert b.sim_mask[1].all() and not b.train_mask.any()  # loss agents come from the training data path
 
 
 def test_collate_matches_per_scene_tensors(vocab):
@@ -56,8 +52,11 @@ def test_collate_matches_per_scene_tensors(vocab):
         assert torch.equal(b.pose[i, :n], sc.agents.pose)
         assert torch.equal(b.map_points[i, :m], sc.map.points)
         assert torch.equal(b.map_light[i, :m], sc.map.light)
-    moved = b.to("cpu")
-    assert isinstance(moved, SceneBatch) and moved.scenario_id == b.scenario_id
+    moved = b.to("meta")  # a device every machine has, unlike a GPU
+    assert isinstance(moved, TokenBatch) and moved.scenario_id == b.scenario_id
+    for f in dataclasses.fields(TokenBatch):
+        t = getattr(moved, f.name)
+        assert not isinstance(t, torch.Tensor) or t.device.type == "meta", f.name
 
 
 def test_cache_hit_and_invalidation(tmp_path, vocab):
@@ -70,11 +69,13 @@ def test_cache_hit_and_invalidation(tmp_path, vocab):
     ds2 = TokenizedDataset([str(shard)], vocab, cache_dir=cache)
     assert ds2.stats == {**ds2.stats, "hits": 1, "misses": 0}
     again = collate([ds2[i] for i in range(3)])
-    for f in dataclasses.fields(SceneBatch):
+    for f in dataclasses.fields(TokenBatch):
         x, y = getattr(first, f.name), getattr(again, f.name)
         assert torch.equal(x, y) if isinstance(x, torch.Tensor) else x == y
+    # the cache carries the loss agents: the role agents (SDC 0, tracks_to_predict 1, 2) among them
+    assert first.train_mask[:, :3].all()
     # cached tokens equal fresh tokenization
-    fresh = scene_batch_from_scenarios([synthetic_scenario(i, 5) for i in range(3)], vocab)
+    fresh = token_batch([synthetic_scenario(i, 5) for i in range(3)], vocab)
     assert torch.equal(fresh.token, first.token) and torch.equal(fresh.map_points, first.map_points)
     # a different vocabulary or preprocessing config misses
     other = build_vocab([synthetic_scenario(9, 12)], size=48)
@@ -103,7 +104,7 @@ def test_bad_input(tmp_path, vocab):
     nan = synthetic_scenario(3, 4, scenario_id="nan-scene")
     nan.tracks.y[2, 40] = np.inf
     with pytest.raises(DataError, match="nan-scene.*non-finite y of track 102 at step 40"):
-        scene_batch_from_scenarios([nan], vocab)
+        token_batch([nan], vocab)
     empty = synthetic_scenario(3, 0, scenario_id="no-agents")
     with pytest.raises(DataError, match="no-agents.*has no agents"):
         prepare_scene(empty, vocab)

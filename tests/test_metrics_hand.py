@@ -14,7 +14,7 @@ from smartr1.metrics.config import load_config
 from smartr1.metrics.features import compute_features
 from smartr1.metrics.inputs import build_batch
 from smartr1.metrics.map_features import distance_to_road_edge, road_edges_from_scenario
-from smartr1.metrics.synthetic import make_scenario
+from smartr1.testing.scenes import make_scenario
 
 
 def t3(*rows):

@@ -10,7 +10,7 @@ from smartr1.metrics import interaction, traffic_lights
 from smartr1.metrics.features import FUT
 from smartr1.metrics.map_features import distance_to_road_edge
 from smartr1.metrics.scoring import ScenarioContext
-from smartr1.metrics.synthetic import busy_scene
+from smartr1.testing.scenes import busy_scene
 from tests.conftest import WOSAC
 
 

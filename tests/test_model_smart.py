@@ -9,7 +9,7 @@ import torch
 
 from smartr1.model.attention import neighbours_within
 from smartr1.model.smart import SMART, model_config
-from smartr1.model.synthetic import arc_vocab_poses, random_scene_batch
+from smartr1.testing.batches import arc_vocab_poses, random_scene_batch
 
 V = 32
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from smartr1.rollout.reference import POLICIES, reference_policy
+from smartr1.rollout.reference import REFERENCE_POLICIES, reference_policy
 from tests.conftest import SCENARIO_IDS, WOSAC
 
 
@@ -25,7 +25,7 @@ def test_matches_golden_submission_bitwise(real_scenarios, sid, kind):
 def test_lookup_by_name_and_rollout_count(real_scenarios):
     scen = real_scenarios[SCENARIO_IDS[0]]
     assert reference_policy("constant-velocity") is reference_policy("constant_velocity")
-    assert set(POLICIES) == {"logged-oracle", "constant-velocity", "stationary"}
+    assert set(REFERENCE_POLICIES) == {"logged-oracle", "constant-velocity", "stationary"}
     assert reference_policy("Stationary")(scen, num_rollouts=4).x.shape[0] == 4
     with pytest.raises(ValueError, match="unknown reference policy"):
         reference_policy("teleport")

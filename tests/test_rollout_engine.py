@@ -10,9 +10,10 @@ import torch
 
 from smartr1.data.errors import DataError
 from smartr1.model.smart import SMART, model_config
-from smartr1.model.synthetic import arc_vocab_poses, random_scene_batch
-from smartr1.rollout.engine import load_policy, rollout_batch
+from smartr1.rollout.engine import rollout_batch
+from smartr1.rollout.policy import load_policy
 from smartr1.rollout.sampling import sample_top_k
+from smartr1.testing.batches import arc_vocab_poses, random_scene_batch
 
 V = 32
 
@@ -102,9 +103,9 @@ def test_top_k_sampling():
 
 
 def test_model_policy_on_scenarios(tmp_path):
-    from smartr1.rollout.engine import ModelPolicy
-    from smartr1.tokens.motion import MotionVocab
-    from smartr1.tokens.synthetic import synthetic_scenario
+    from smartr1.rollout.policy import ModelPolicy
+    from smartr1.testing.tracks import synthetic_scenario
+    from smartr1.tokens.vocabulary import MotionVocab
 
     m = small_model()
     vocab = MotionVocab.from_poses(m.vocab_poses)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from smartr1.data.geometry import wrap_angle
 from smartr1.data.scenario import SignalState
 from smartr1.data.sumo.convert import (
     centre_from_front_path,
@@ -12,7 +13,6 @@ from smartr1.data.sumo.convert import (
     front_to_centre,
     signal_state,
     velocity,
-    wrap_angle,
 )
 
 

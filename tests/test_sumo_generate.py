@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from smartr1.data.scenario import CURRENT_STEP, NUM_STEPS, AgentType, MapKind
+from smartr1.data.scenario import AgentType, MapKind
 from smartr1.data.sumo import generate as gen
 from smartr1.data.sumo.world import WorldError
 from smartr1.data.tfrecord import iter_records
+from smartr1.data.timeline import CURRENT_STEP, NUM_STEPS
 from smartr1.data.womd import read_scenarios
 from tests.test_sumo_map import check_map
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from smartr1.data.scenario import MapFeatures, MapKind
+from smartr1.testing.tracks import synthetic_scenario
 from smartr1.tokens.map import (
     SEGMENT_POINTS,
     LightState,
@@ -15,7 +16,6 @@ from smartr1.tokens.map import (
     resample_pieces,
     tokenize_map,
 )
-from smartr1.tokens.synthetic import synthetic_scenario
 
 
 def _lengths(points) -> np.ndarray:

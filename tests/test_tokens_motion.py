@@ -9,24 +9,16 @@ import pytest
 import torch
 
 from smartr1.data.errors import DataError
+from smartr1.data.geometry import box_corners, to_local, to_world
 from smartr1.data.scenario import AgentType
-from smartr1.tokens.geometry import box_corners, to_local, to_world
-from smartr1.tokens.motion import (
-    CLASS_BOX,
-    NO_MOTION,
-    NUM_SLOTS,
-    MotionVocab,
-    agent_class,
-    apply_tokens,
-    build_vocab,
-    clean_tracks,
-    detokenize,
-    extract_segments,
-    match_tokens,
-    tokenize_scenario,
-)
+from smartr1.data.timeline import NUM_SLOTS
+from smartr1.testing.tracks import synthetic_scenario
+from smartr1.tokens.cleaning import clean_tracks
+from smartr1.tokens.matching import apply_tokens, match_tokens
 from smartr1.tokens.quality import agent_errors, error_summary, tokenized_log_rollouts
-from smartr1.tokens.synthetic import synthetic_scenario
+from smartr1.tokens.tokenize import detokenize, tokenize_scenario
+from smartr1.tokens.vocab_build import build_vocab, extract_segments
+from smartr1.tokens.vocabulary import CLASS_BOX, NO_MOTION, MotionVocab, agent_class
 
 
 def _train_set():

@@ -2,9 +2,10 @@
 
 import torch
 
-from smartr1.data.batch import collate, crop_map, prepare_scene
 from smartr1.model.config import model_config
-from smartr1.tokens.motion import build_vocab
+from smartr1.tokens.batch import collate
+from smartr1.tokens.scene import crop_map, prepare_scene
+from smartr1.tokens.vocab_build import build_vocab
 from smartr1.training.pretrain import PretrainModule, model_reach
 
 OPTIM = dict(

@@ -7,7 +7,7 @@ import torch
 import yaml
 
 from smartr1.model.smart import SMART, model_config
-from smartr1.model.synthetic import arc_vocab_poses, random_scene_batch
+from smartr1.testing.batches import arc_vocab_poses, random_scene_batch
 from smartr1.training.config import load_config
 from smartr1.training.pretrain import cosine_lambda, next_token_loss, next_token_targets
 
@@ -66,7 +66,7 @@ def test_configs_resolve_for_every_size_and_reject_unknown_keys(tmp_path):
 
 def _data(tmp_path, n=4):
     from smartr1.data.womd import write_scenarios
-    from smartr1.tokens.synthetic import synthetic_scenario
+    from smartr1.testing.tracks import synthetic_scenario
 
     f = tmp_path / "train.tfrecord"
     write_scenarios(f, [synthetic_scenario(seed=i, num_agents=6, scenario_id=f"s{i}") for i in range(n)])
@@ -88,8 +88,8 @@ def _cfg(tmp_path, data, steps, **trainer):
 
 
 def test_train_pretrain_writes_checkpoint_config_logs_and_resumes(tmp_path):
-    from smartr1.rollout.engine import load_policy
-    from smartr1.tokens.synthetic import synthetic_scenario
+    from smartr1.rollout.policy import load_policy
+    from smartr1.testing.tracks import synthetic_scenario
     from smartr1.training.pretrain import train_pretrain
 
     data = _data(tmp_path)

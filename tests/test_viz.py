@@ -10,8 +10,6 @@ from PIL import Image
 from smartr1.data.errors import DataError
 from smartr1.data.rollouts import Rollouts
 from smartr1.data.scenario import (
-    NUM_FUTURE_STEPS,
-    NUM_STEPS,
     AgentType,
     LaneType,
     MapFeatures,
@@ -22,8 +20,9 @@ from smartr1.data.scenario import (
     SignalStates,
     Tracks,
 )
+from smartr1.data.timeline import NUM_FUTURE_STEPS, NUM_STEPS
 from smartr1.viz import style
-from smartr1.viz.poses import box_corners, rollout_poses
+from smartr1.viz.poses import rollout_poses
 from smartr1.viz.render import (
     FIGSIZE,
     PNG_DPI,
@@ -237,15 +236,6 @@ def test_rollout_animation_of_real_scenario(real_scenarios, tmp_path):
 def test_mp4(tmp_path):
     out = render_rollouts_gif(one_agent_scenario(), None, tmp_path / "a.mp4", stride=10)
     assert out.stat().st_size > 0 and out.read_bytes()[4:8] == b"ftyp"
-
-
-# ------------------------------------------------------------------------------------------- geometry
-def test_box_corners_rotate_with_heading():
-    one = np.array([1.0])
-    c = box_corners(one * 10, one * 5, np.array([0.0]), one * 4, one * 2)[0]
-    np.testing.assert_allclose(c, [[8, 4], [12, 4], [12, 6], [8, 6]])
-    c = box_corners(one * 0, one * 0, np.array([np.pi / 2]), one * 4, one * 2)[0]
-    np.testing.assert_allclose(c, [[1, -2], [1, 2], [-1, 2], [-1, -2]], atol=1e-12)
 
 
 def test_features_in_view_drops_far_and_empty_features():

@@ -11,10 +11,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from smartr1.data.tfrecord import atomic_write_bytes
+from smartr1.data.atomic import atomic_write_bytes
 from smartr1.machine import describe_machine
 
-POLICIES = ("smart", "constant-velocity", "logged-oracle")
+COMPARED_POLICIES = ("smart", "constant-velocity", "logged-oracle")  # the model, then reference policies
 
 
 @dataclass
@@ -116,9 +116,9 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
 
     # 3. pretraining ---------------------------------------------------------------------------
     t0 = stage(f"pretrain SMART-{cfg.size} by next-token prediction ({cfg.max_steps} steps)")
-    from smartr1.training.checkpoint import last_checkpoint
     from smartr1.training.config import load_config
     from smartr1.training.pretrain import train_pretrain
+    from smartr1.training.resume import last_checkpoint
 
     _quiet_lightning()
     run_dir = out / "pretrain"
@@ -150,10 +150,10 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
     # 4. simulate + evaluate -------------------------------------------------------------------
     from smartr1.metrics.scoring import evaluate_rollouts
     from smartr1.metrics.submission import load_rollouts, write_rollout_shards
-    from smartr1.rollout.engine import load_policy
+    from smartr1.rollout.policy import load_policy
 
     results, loaded = {}, {}
-    for name in POLICIES:
+    for name in COMPARED_POLICIES:
         t0 = stage(f"simulate {cfg.rollouts} rollouts x {len(val)} held-out scenarios: {name}")
         shard_dir = out / "rollouts" / name
         if not any(shard_dir.glob("submission.binproto-*")):

@@ -34,7 +34,7 @@ def evaluate_command(
     from rich.progress import Progress
     from rich.table import Table
 
-    from smartr1.data.tfrecord import atomic_write_bytes
+    from smartr1.data.atomic import atomic_write_bytes
     from smartr1.data.womd import read_scenarios
     from smartr1.metrics.aggregate import BUCKET_FIELDS, METRIC_FIELDS
     from smartr1.metrics.scoring import evaluate_rollouts

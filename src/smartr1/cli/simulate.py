@@ -39,7 +39,7 @@ def simulate_command(
 
     from smartr1.data.womd import expand_paths, read_scenarios
     from smartr1.metrics.submission import write_rollout_shards
-    from smartr1.rollout.engine import load_policy
+    from smartr1.rollout.policy import load_policy
 
     console = Console()
     if rollouts < 1:

@@ -26,7 +26,7 @@ def vocab_build_command(
 
     from smartr1.data.errors import DataError
     from smartr1.data.womd import read_scenarios
-    from smartr1.tokens.motion import build_vocab
+    from smartr1.tokens.vocab_build import build_vocab
 
     console = Console()
     stats: dict = {}

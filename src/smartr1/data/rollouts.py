@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smartr1.data.scenario import NUM_FUTURE_STEPS
+from smartr1.data.timeline import NUM_FUTURE_STEPS
 
 
 @dataclass

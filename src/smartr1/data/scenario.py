@@ -4,7 +4,7 @@ One `Scenario` holds one 9.1 s scene (91 steps at 10 Hz, current step 10). Array
 precision WOMD stores on disk (positions float64, everything else float32) so that a scenario read
 from a TFRecord and written back is unchanged. Shapes are written once per field; `A` = agents
 (tracks), `T` = steps, `F` = map features, `P` = map points, `S` = signal slots per step.
-Torch batches for training live in `smartr1.data.batch`.
+Time constants live in `smartr1.data.timeline`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ from enum import IntEnum
 
 import numpy as np
 
-NUM_STEPS = 91
-CURRENT_STEP = 10
-NUM_FUTURE_STEPS = 80
-STEP_SECONDS = 0.1
+from smartr1.data.timeline import CURRENT_STEP, NUM_STEPS
 
 
 class AgentType(IntEnum):

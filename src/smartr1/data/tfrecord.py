@@ -1,20 +1,18 @@
 """TFRecord framing without TensorFlow.
 
 Each record is `uint64 length | uint32 masked_crc32c(length) | data | uint32 masked_crc32c(data)`,
-little-endian. Both checksums are verified on read. Writes are atomic: records go to a temporary
-file beside the target, which is renamed over it only once complete.
+little-endian. Both checksums are verified on read. Writes are atomic (`smartr1.data.atomic`).
 """
 
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import google_crc32c
 
+from smartr1.data.atomic import atomic_write_bytes
 from smartr1.data.errors import DataError
 
 _MASK_DELTA = 0xA282EAD8
@@ -83,36 +81,6 @@ def iter_records(path: str | Path, skip_bad: bool = False, stats: dict | None = 
                     stats["records"] += 1
                 yield data
             index += 1
-
-
-def atomic_write_bytes(path: str | Path, chunks: Iterable[bytes]) -> int:
-    """Write chunks to `path` via a temporary file and rename; returns the byte count.
-
-    The target is left untouched if anything fails on the way.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    written = 0
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the file ordinary permissions
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-                written += len(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return written
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_records(path: str | Path, payloads: Iterable[bytes]) -> int:

@@ -17,7 +17,7 @@ from smartr1.metrics.config import (
     load_config,
 )
 from smartr1.metrics.features import FUT, Features
-from smartr1.metrics.inputs import SceneBatch
+from smartr1.metrics.inputs import MetricBatch
 
 # Official `SimAgentMetrics` field order (metametric first, rates last).
 METRIC_FIELDS = (
@@ -84,7 +84,7 @@ class Masks:
         )
 
 
-def scoring_masks(batch: SceneBatch) -> Masks:
+def scoring_masks(batch: MetricBatch) -> Masks:
     e = batch.num_eval
     v = batch.valid[:, :e, FUT] & batch.eval_mask[..., None]
     f = torch.zeros_like(v[..., :1])
@@ -129,7 +129,7 @@ def log_likelihoods(log: Features, sim: Features, masks: Masks, config: MetricsC
 
 
 def scenario_metrics(
-    batch: SceneBatch | Masks, log: Features, sim: Features, config: MetricsConfig | str = "2025"
+    batch: MetricBatch | Masks, log: Features, sim: Features, config: MetricsConfig | str = "2025"
 ) -> dict[str, torch.Tensor]:
     """Every `SimAgentMetrics` field per scenario, as f32 tensors [S].
 

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-# Official constants (submission_specs SIM_AGENTS).
-CURRENT_TIME_INDEX = 10
-NUM_SIM_STEPS = 80
+# Official constants (submission_specs SIM_AGENTS); the time line itself is `smartr1.data.timeline`.
 NUM_ROLLOUTS = 32
-STEP_SECONDS = 0.1
 
 KINEMATIC = ("linear_speed", "linear_acceleration", "angular_speed", "angular_acceleration")
 INTERACTIVE = ("distance_to_nearest_object", "collision_indication", "time_to_collision")

@@ -11,11 +11,11 @@ from dataclasses import dataclass, fields
 
 import torch
 
+from smartr1.data.timeline import CURRENT_STEP
 from smartr1.metrics import interaction, kinematics, map_features, traffic_lights
-from smartr1.metrics.config import CURRENT_TIME_INDEX
-from smartr1.metrics.inputs import SceneBatch
+from smartr1.metrics.inputs import MetricBatch
 
-FUT = slice(CURRENT_TIME_INDEX + 1, None)
+FUT = slice(CURRENT_STEP + 1, None)
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Features:
         return {f.name: getattr(self, f.name).cpu().numpy() for f in fields(self)}
 
 
-def _with_history(batch: SceneBatch, future: torch.Tensor | None):
+def _with_history(batch: MetricBatch, future: torch.Tensor | None):
     """[S, M, N, 91] x, y, z, heading and validity for the log (future None) or rollouts [S, R, N, 80, 4]."""
     log = [batch.x, batch.y, batch.z, batch.heading]
     if future is None:
@@ -54,7 +54,7 @@ def _with_history(batch: SceneBatch, future: torch.Tensor | None):
 
 
 def compute_features(
-    batch: SceneBatch, future: torch.Tensor | None = None, brute_force: bool = False
+    batch: MetricBatch, future: torch.Tensor | None = None, brute_force: bool = False
 ) -> Features:
     """Features of the log (`future=None`) or of rollouts `future` [S, R, N, 80, 4] (aligned, f32)."""
     (x, y, z, h), valid = _with_history(batch, future)

@@ -18,11 +18,9 @@ import torch
 from smartr1.data.errors import DataError
 from smartr1.data.rollouts import Rollouts
 from smartr1.data.scenario import AgentType, Scenario
-from smartr1.metrics.config import CURRENT_TIME_INDEX, NUM_SIM_STEPS
+from smartr1.data.timeline import CURRENT_STEP, NUM_FUTURE_STEPS, NUM_STEPS
 from smartr1.metrics.map_features import RoadEdges, road_edges_from_scenario
 from smartr1.metrics.traffic_lights import SignalLanes, signal_lanes_from_scenario
-
-NUM_STEPS = CURRENT_TIME_INDEX + 1 + NUM_SIM_STEPS  # 91
 
 
 @dataclass
@@ -33,6 +31,7 @@ class ScenarioLog:
     object_id: np.ndarray  # [N] int64, eval objects first (ascending id), then the rest in track order
     object_type: np.ndarray  # [N] int64
     num_eval: int
+    track_index: np.ndarray  # [N] int64, the scenario track of each object
     x: np.ndarray  # [N, 91] f32 (raw values kept at invalid steps)
     y: np.ndarray  # [N, 91]
     z: np.ndarray  # [N, 91]
@@ -47,11 +46,11 @@ def scenario_log(scenario: Scenario) -> ScenarioLog:
     """The logged sim agents of `scenario` in metric order."""
     t = scenario.tracks
     cur = scenario.current_step
-    if cur != CURRENT_TIME_INDEX or t.num_steps != NUM_STEPS:
+    if cur != CURRENT_STEP or t.num_steps != NUM_STEPS:
         raise DataError(
             None,
             f"scenario {scenario.scenario_id!r}: WOSAC needs {NUM_STEPS} steps with current step "
-            f"{CURRENT_TIME_INDEX}, got {t.num_steps} steps, current {cur}",
+            f"{CURRENT_STEP}, got {t.num_steps} steps, current {cur}",
         )
     sim_idx = scenario.sim_agent_index()
     eval_ids = scenario.eval_agent_ids()
@@ -79,6 +78,7 @@ def scenario_log(scenario: Scenario) -> ScenarioLog:
         object_id=t.id[order].astype(np.int64),
         object_type=t.type[order].astype(np.int64),
         num_eval=int(len(ev)),
+        track_index=order.astype(np.int64),
         x=f32(t.x),
         y=f32(t.y),
         z=f32(t.z),
@@ -92,9 +92,10 @@ def scenario_log(scenario: Scenario) -> ScenarioLog:
 
 def align_rollouts(log: ScenarioLog, rollouts: Rollouts) -> np.ndarray:
     """Rollout futures re-ordered to the metric order: [R, N, 80, 4] f32 (x, y, z, heading)."""
-    if rollouts.x.shape[-1] != NUM_SIM_STEPS:
+    if rollouts.x.shape[-1] != NUM_FUTURE_STEPS:
         raise DataError(
-            None, f"rollouts of {log.scenario_id!r}: {rollouts.x.shape[-1]} steps, expected {NUM_SIM_STEPS}"
+            None,
+            f"rollouts of {log.scenario_id!r}: {rollouts.x.shape[-1]} steps, expected {NUM_FUTURE_STEPS}",
         )
     pos = {int(o): i for i, o in enumerate(rollouts.object_id.tolist())}
     if len(pos) != len(rollouts.object_id):
@@ -114,11 +115,12 @@ def align_rollouts(log: ScenarioLog, rollouts: Rollouts) -> np.ndarray:
 
 
 @dataclass
-class SceneBatch:
+class MetricBatch:
     """S scenarios padded to N agents (E = max evaluated count); torch tensors on one device."""
 
     scenario_ids: list[str]
     object_id: torch.Tensor  # [S, N] int64, -1 for padding
+    track_index: torch.Tensor  # [S, N] int64, scenario track of each object (-1 for padding)
     agent_mask: torch.Tensor  # [S, N] bool
     eval_mask: torch.Tensor  # [S, E] bool, evaluated objects are the first E agents
     is_vehicle: torch.Tensor  # [S, E] bool
@@ -154,7 +156,7 @@ def _pad_stack(arrays: list[np.ndarray], n: int, fill) -> np.ndarray:
     return out
 
 
-def build_batch(scenarios: list[Scenario], device: str | torch.device = "cpu") -> SceneBatch:
+def build_batch(scenarios: list[Scenario], device: str | torch.device = "cpu") -> MetricBatch:
     """Pad the logs and map data of `scenarios` into one batch."""
     if not scenarios:
         raise ValueError("build_batch needs at least one scenario")
@@ -170,9 +172,10 @@ def build_batch(scenarios: list[Scenario], device: str | torch.device = "cpu") -
     for i, lg in enumerate(logs):
         eval_mask[i, : lg.num_eval] = True
     types = _pad_stack([lg.object_type for lg in logs], n, -1)[:, :e]
-    return SceneBatch(
+    return MetricBatch(
         scenario_ids=[lg.scenario_id for lg in logs],
         object_id=t("object_id", -1),
+        track_index=t("track_index", -1),
         agent_mask=torch.from_numpy(
             _pad_stack([np.ones(len(lg.object_id), bool) for lg in logs], n, False)
         ).to(dev),
@@ -201,7 +204,7 @@ def stack_rollouts(
     if len(r) != 1:
         raise DataError(None, f"scenarios in one batch have different rollout counts {sorted(r)}")
     n = max(len(lg.object_id) for lg in logs)
-    out = np.zeros((len(aligned), aligned[0].shape[0], n, NUM_SIM_STEPS, 4), np.float32)
+    out = np.zeros((len(aligned), aligned[0].shape[0], n, NUM_FUTURE_STEPS, 4), np.float32)
     for i, a in enumerate(aligned):
         out[i, :, : a.shape[1]] = a
     return torch.from_numpy(out).to(device)

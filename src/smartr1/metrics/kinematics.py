@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from smartr1.data.timeline import STEP_SECONDS
 from smartr1.metrics import _ops
-from smartr1.metrics.config import STEP_SECONDS
 
 DT = float(np.float32(STEP_SECONDS))
 DT2 = float(np.float32(STEP_SECONDS**2))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -11,10 +10,11 @@ import torch
 from smartr1.data.errors import DataError
 from smartr1.data.rollouts import Rollouts
 from smartr1.data.scenario import Scenario
+from smartr1.data.threads import torch_threads
 from smartr1.metrics import aggregate
 from smartr1.metrics.config import MetricsConfig, load_config
 from smartr1.metrics.features import Features, compute_features
-from smartr1.metrics.inputs import SceneBatch, build_batch, stack_rollouts
+from smartr1.metrics.inputs import MetricBatch, build_batch, stack_rollouts
 from smartr1.metrics.validate import SubmissionError, check_coverage, validate_rollouts
 
 
@@ -23,7 +23,7 @@ class ScenarioContext:
     """Everything about a fixed list of scenarios that does not depend on the rollouts (log features,
     map tensors, masks). Build once and reuse it to score many rollout sets (e.g. as an RL reward)."""
 
-    batch: SceneBatch
+    batch: MetricBatch
     log: Features
     masks: aggregate.Masks
 
@@ -54,24 +54,6 @@ class ScenarioContext:
         """All metric fields per scenario, [S] tensors, for aligned futures [S, R, N, 80, 4]."""
         with torch.no_grad():
             return aggregate.scenario_metrics(self.masks, self.log, self.features(future), config)
-
-
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Temporarily set torch's intra-op threads (None: leave as is).
-
-    The metric works on many small tensors; on a small shared CPU, OpenMP barriers under load can cost
-    far more than they save (see benchmarks/results/metrics.md), so callers may want 1.
-    """
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _batches(scenarios: list[Scenario], rollouts: Mapping[str, Rollouts], size: int) -> Iterable[list]:

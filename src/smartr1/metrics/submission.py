@@ -13,17 +13,16 @@ import glob as _glob
 import io
 import os
 import tarfile
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 from google.protobuf.message import DecodeError
 
+from smartr1.data.atomic import atomic_path, temp_path, write_synced
 from smartr1.data.errors import DataError
 from smartr1.data.protos import sim_agents_pb2
 from smartr1.data.rollouts import Rollouts
-from smartr1.data.tfrecord import atomic_write_bytes
 from smartr1.metrics.validate import (
     SubmissionError,
     check_coverage,
@@ -201,10 +200,9 @@ def write_rollout_shards(
         msg = Submission(**meta)
 
         def flush():
-            fd, name = tempfile.mkstemp(prefix=f".{prefix}.", suffix=".part", dir=out_dir)
-            os.close(fd)
-            atomic_write_bytes(name, [msg.SerializeToString()])
-            tmp.append(Path(name))
+            name = temp_path(out_dir / prefix)
+            tmp.append(name)
+            write_synced(name, [msg.SerializeToString()])
 
         for ro in rollouts:
             msg.scenario_rollouts.append(rollouts_to_proto(ro))
@@ -273,12 +271,9 @@ def package_submission(
     if problems:  # nothing to stream if the metadata is already wrong
         raise SubmissionError(shard_dir, problems)
     seen: list[str] = []
-    tar_path = Path(tar_path)
-    tar_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{tar_path.name}.", suffix=".tmp", dir=tar_path.parent)
-    try:
+    with atomic_path(tar_path) as tmp:
         # One shard in memory at a time: real submissions are tens of GB.
-        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        with open(tmp, "xb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             for i, shard in enumerate(shards):
                 rollouts = _parse(shard.read_bytes(), shard)
                 for pb in rollouts:
@@ -297,8 +292,4 @@ def package_submission(
             problems += check_coverage(seen, by_id)
         if problems:
             raise SubmissionError(shard_dir, problems)
-        os.replace(tmp, tar_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return Path(tar_path)

@@ -18,7 +18,8 @@ from smartr1.data.errors import DataError
 from smartr1.data.protos import sim_agents_pb2
 from smartr1.data.rollouts import Rollouts
 from smartr1.data.scenario import Scenario
-from smartr1.metrics.config import NUM_ROLLOUTS, NUM_SIM_STEPS
+from smartr1.data.timeline import NUM_FUTURE_STEPS
+from smartr1.metrics.config import NUM_ROLLOUTS
 
 MAX_LISTED = 50
 _FIELDS = ("center_x", "center_y", "center_z", "heading")
@@ -63,7 +64,7 @@ def check_scenario_rollouts_proto(
     pb: sim_agents_pb2.ScenarioRollouts,
     scenario: Scenario | None = None,
     num_rollouts: int = NUM_ROLLOUTS,
-    num_steps: int = NUM_SIM_STEPS,
+    num_steps: int = NUM_FUTURE_STEPS,
 ) -> list[str]:
     """Problems of one `ScenarioRollouts` message (scenario-dependent checks only with `scenario`)."""
     sid = pb.scenario_id if pb.HasField("scenario_id") and pb.scenario_id else None
@@ -100,7 +101,7 @@ def check_rollouts(
     rollouts: Rollouts,
     scenario: Scenario | None = None,
     num_rollouts: int | None = NUM_ROLLOUTS,
-    num_steps: int = NUM_SIM_STEPS,
+    num_steps: int = NUM_FUTURE_STEPS,
 ) -> list[str]:
     """Problems of one `Rollouts` (array form)."""
     name = f"scenario {rollouts.scenario_id!r}" if rollouts.scenario_id else "scenario <unset>"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+from smartr1.data.timeline import NUM_SLOTS
+
 
 @dataclass
 class ModelConfig:
@@ -25,7 +27,7 @@ class ModelConfig:
     temporal_edge_drop: float = 0.1  # training only
     vocab_size: int = 512  # motion tokens per agent class
     num_classes: int = 3
-    num_slots: int = 18
+    num_slots: int = NUM_SLOTS
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -9,14 +9,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from smartr1.data.geometry import points_to_local
 from smartr1.model.attention import EdgeAttentionBlock, gather_rows, neighbours_within
 from smartr1.model.config import ModelConfig
 from smartr1.model.fourier import FourierEmbedding
-from smartr1.model.relpose import relative_pose_features, to_local
+from smartr1.model.relpose import relative_pose_features
+from smartr1.tokens.map import SEGMENT_POINTS, LightState, SegmentKind
 
-SEGMENT_POINTS = 11
-NUM_SEGMENT_KINDS = 4
-NUM_LIGHT_STATES = 5
+NUM_SEGMENT_KINDS = len(SegmentKind)
+NUM_LIGHT_STATES = len(LightState)
 POINT_SCALE = 5.0  # metres
 
 
@@ -47,7 +48,7 @@ class MapEncoder(nn.Module):
     ) -> torch.Tensor:
         """points [B, M, 11, 2], pose [B, M, 3], kind / light / mask [B, M] -> [B, M, D]."""
         b, m = mask.shape
-        local = to_local(points, pose) / POINT_SCALE  # [B, M, 11, 2]
+        local = points_to_local(points, pose) / POINT_SCALE  # [B, M, 11, 2]
         local = torch.where(mask[..., None, None], local, torch.zeros_like(local))
         x = self.point_mlp(local.flatten(-2))
         x = x + self.kind_emb(kind.clamp(0, NUM_SEGMENT_KINDS - 1))

@@ -1,6 +1,6 @@
 """SMART-style next-token model: token / map embeddings + map encoder + agent decoder + head.
 
-Input is a `SceneBatch` (see `smartr1.data.batch`); output is, for every agent and token slot k, the
+Input is a `TokenBatch` (see `smartr1.tokens.batch`); output is, for every agent and token slot k, the
 logits of the token at slot k + 1 (over the agent class's motion vocabulary). The motion vocabulary's
 local-frame poses are a buffer of the model, so a checkpoint carries what its token ids mean.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from smartr1.data.geometry import to_world
 from smartr1.model.agent_decoder import AgentDecoder, DecoderCache, MapContext
 from smartr1.model.config import SIZES, ModelConfig, model_config
 from smartr1.model.map_encoder import MapEncoder
-from smartr1.model.relpose import compose
 
 __all__ = ["SMART", "ModelConfig", "SIZES", "batch_nodes", "model_config", "node_inputs"]
 
@@ -54,9 +54,9 @@ def node_inputs(
 
 
 def batch_nodes(batch, agent_mask: torch.Tensor | None = None):
-    """`node_inputs` of a SceneBatch (optionally restricted to `agent_mask`)."""
+    """`node_inputs` of a TokenBatch (optionally restricted to `agent_mask`)."""
     mask = batch.agent_mask if agent_mask is None else agent_mask
-    return node_inputs(batch.token, batch.token_valid, batch.pose, mask, getattr(batch, "pose_valid", None))
+    return node_inputs(batch.token, batch.token_valid, batch.pose, mask, batch.pose_valid)
 
 
 class SMART(nn.Module):
@@ -154,7 +154,7 @@ class SMART(nn.Module):
         local = self.vocab_poses.reshape(c * v, 5, 3).index_select(
             0, (agent_class.clamp(0, c - 1) * v + token.clamp(0, v - 1)).reshape(-1)
         )
-        return compose(start, local.view(*token.shape, 5, 3))
+        return to_world(local.view(*token.shape, 5, 3), start.unsqueeze(-2))
 
     def num_parameters(self) -> dict[str, int]:
         def count(m):

@@ -16,9 +16,10 @@ from collections.abc import Callable
 import numpy as np
 
 from smartr1.data.rollouts import Rollouts
-from smartr1.data.scenario import NUM_FUTURE_STEPS, Scenario
+from smartr1.data.scenario import Scenario
+from smartr1.data.timeline import NUM_FUTURE_STEPS
 
-Policy = Callable[..., Rollouts]
+RolloutFn = Callable[[Scenario, int], Rollouts]
 
 
 def _sim_agents(scenario: Scenario):
@@ -67,16 +68,21 @@ def stationary(scenario: Scenario, num_rollouts: int = 32) -> Rollouts:
     return _repeat(scenario, ids, hold(t.x), hold(t.y), hold(t.z), hold(t.heading), num_rollouts)
 
 
-POLICIES: dict[str, Policy] = {
-    "logged-oracle": logged_oracle,
+REFERENCE_POLICIES: dict[str, RolloutFn] = {
     "constant-velocity": constant_velocity,
+    "logged-oracle": logged_oracle,
     "stationary": stationary,
 }
 
 
-def reference_policy(name: str) -> Policy:
-    """Look a policy up by name (`logged-oracle`, `constant-velocity`, `stationary`; `_` works too)."""
-    key = name.strip().lower().replace("_", "-")
-    if key not in POLICIES:
-        raise ValueError(f"unknown reference policy {name!r}; known: {sorted(POLICIES)}")
-    return POLICIES[key]
+def policy_key(name: str) -> str:
+    """The canonical spelling of a policy name (`Constant_Velocity` -> `constant-velocity`)."""
+    return str(name).strip().lower().replace("_", "-")
+
+
+def reference_policy(name: str) -> RolloutFn:
+    """Look a reference policy up by name (`logged-oracle`, `constant-velocity`, `stationary`)."""
+    key = policy_key(name)
+    if key not in REFERENCE_POLICIES:
+        raise ValueError(f"unknown reference policy {name!r}; known: {sorted(REFERENCE_POLICIES)}")
+    return REFERENCE_POLICIES[key]

@@ -1,35 +1,7 @@
-"""Motion tokens (k-disk vocabularies, tokenize / detokenize) and map segments."""
+"""Motion tokens (vocabularies, tokenize / detokenize), map segments, tokenized scenes and batches.
 
-from smartr1.tokens.map import SEGMENT_POINTS, LightState, MapSegments, SegmentKind, tokenize_map
-from smartr1.tokens.motion import (
-    AGENT_CLASSES,
-    NUM_SLOTS,
-    STEPS_PER_TOKEN,
-    AgentTokens,
-    MotionVocab,
-    agent_class,
-    apply_tokens,
-    build_vocab,
-    detokenize,
-    match_tokens,
-    tokenize_scenario,
-)
-
-__all__ = [
-    "AGENT_CLASSES",
-    "NUM_SLOTS",
-    "SEGMENT_POINTS",
-    "STEPS_PER_TOKEN",
-    "AgentTokens",
-    "LightState",
-    "MapSegments",
-    "MotionVocab",
-    "SegmentKind",
-    "agent_class",
-    "apply_tokens",
-    "build_vocab",
-    "detokenize",
-    "match_tokens",
-    "tokenize_map",
-    "tokenize_scenario",
-]
+Modules, in the order a scenario flows through them: `cleaning` (flip-free, gap-filled tracks),
+`vocabulary` / `vocab_build` / `kdisk` (what a token is, and building a vocabulary), `matching`
+(which token moves a box where), `tokenize` (tracks <-> tokens), `map` (map segments), `scene`
+(one tokenized scenario), `batch` (padded `TokenBatch`), `quality` (what a vocabulary loses).
+"""

@@ -11,8 +11,10 @@ import numpy as np
 import torch
 
 from smartr1.data.rollouts import Rollouts
-from smartr1.data.scenario import NUM_FUTURE_STEPS, Scenario
-from smartr1.tokens.motion import CLASS_NAMES, MotionVocab, detokenize, tokenize_scenario
+from smartr1.data.scenario import Scenario
+from smartr1.data.timeline import NUM_FUTURE_STEPS
+from smartr1.tokens.tokenize import detokenize, tokenize_scenario
+from smartr1.tokens.vocabulary import CLASS_NAMES, MotionVocab
 
 
 def agent_errors(scenario: Scenario, vocab: MotionVocab) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

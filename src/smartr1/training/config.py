@@ -71,7 +71,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def save(self, path: str | Path) -> None:
-        from smartr1.data.tfrecord import atomic_write_bytes
+        from smartr1.data.atomic import atomic_write_bytes
 
         text = yaml.safe_dump(self.to_dict(), sort_keys=False)
         atomic_write_bytes(path, [text.encode()])

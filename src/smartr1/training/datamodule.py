@@ -26,7 +26,7 @@ class SceneDataModule(L.LightningDataModule):
         self.val_set = None
 
     def _dataset(self, files):
-        from smartr1.data.batch import TokenizedDataset
+        from smartr1.training.cache import TokenizedDataset
 
         return TokenizedDataset(files, self.vocab, cache_dir=self.cfg.cache_dir, skip_bad=self.cfg.skip_bad)
 
@@ -46,7 +46,7 @@ class SceneDataModule(L.LightningDataModule):
             self.val_set = self._dataset(self.cfg.val)
 
     def _loader(self, ds, shuffle: bool):
-        from smartr1.data.batch import collate, collate_cropped
+        from smartr1.tokens.batch import collate, collate_cropped
 
         fn = (
             collate if self.map_crop_radius is None else partial(collate_cropped, radius=self.map_crop_radius)

@@ -14,9 +14,9 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from smartr1.model.checkpoint import smartr1_meta
 from smartr1.model.config import ModelConfig
 from smartr1.model.smart import SMART
-from smartr1.training.checkpoint import smartr1_meta
 from smartr1.training.config import TrainConfig
 
 
@@ -103,7 +103,8 @@ class PretrainModule(L.LightningModule):
 
 def resolve_vocab(cfg: TrainConfig, out: Path):
     """The run's motion vocabulary: data.vocab if given, else <out>/vocab.pt (built once from the data)."""
-    from smartr1.tokens.motion import MotionVocab, build_vocab
+    from smartr1.tokens.vocab_build import build_vocab
+    from smartr1.tokens.vocabulary import MotionVocab
 
     if cfg.data.vocab:
         return MotionVocab.load(cfg.data.vocab)
@@ -181,8 +182,9 @@ def train_pretrain(cfg: TrainConfig, resume: bool = False) -> Path:
     """Run pretraining as configured; returns the path of the last checkpoint."""
     import dataclasses
 
-    from smartr1.training.checkpoint import last_checkpoint, load_model
+    from smartr1.model.checkpoint import load_model
     from smartr1.training.datamodule import SceneDataModule
+    from smartr1.training.resume import last_checkpoint
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -115,18 +115,6 @@ def rollout_poses(scenario: Scenario, rollouts: Rollouts, rollout_index: int = 0
     return Poses(x=x, y=y, heading=h, length=length, width=width, valid=valid, simulated=True)
 
 
-def box_corners(x: np.ndarray, y: np.ndarray, heading: np.ndarray, length: np.ndarray, width: np.ndarray):
-    """[N, 4, 2] corners of oriented boxes (counter-clockwise from rear-right)."""
-    c, s = np.cos(heading), np.sin(heading)
-    hl, hw = 0.5 * length, 0.5 * width
-    local = np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])  # [4, 2] in (l, w) units
-    lx = local[None, :, 0] * hl[:, None]
-    ly = local[None, :, 1] * hw[:, None]
-    px = x[:, None] + lx * c[:, None] - ly * s[:, None]
-    py = y[:, None] + lx * s[:, None] + ly * c[:, None]
-    return np.stack([px, py], axis=-1)
-
-
 def view_center(scenario: Scenario, poses: Poses | None = None) -> tuple[float, float]:
     """SDC position at the current step, else the mean of the agents valid then, else of all valid."""
     p = poses or logged_poses(scenario)

@@ -7,11 +7,8 @@ signals, trails and clock per frame (blitting), which is what keeps a 91-frame G
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,9 +16,11 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from smartr1.data.atomic import atomic_path
 from smartr1.data.errors import DataError
 from smartr1.data.rollouts import Rollouts
-from smartr1.data.scenario import STEP_SECONDS, Scenario
+from smartr1.data.scenario import Scenario
+from smartr1.data.timeline import STEP_SECONDS
 from smartr1.viz import scene, style
 from smartr1.viz.poses import (
     Poses,
@@ -35,22 +34,6 @@ from smartr1.viz.poses import (
 FIGSIZE = (10.4, 8.0)  # inches: a square map on the left, the legend on the right
 PNG_DPI = 100
 ANIMATION_DPI = 72
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A fresh name rather than mkstemp, so the file gets the usual permissions (mkstemp makes it 0600).
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}"
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _figure(dpi: int, figsize: tuple[float, float] = FIGSIZE):
@@ -129,7 +112,7 @@ def render_scenario_png(
             fontsize=9,
             frameon=False,
         )
-    with atomic_output(path) as tmp:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
     return Path(path)
 
@@ -267,7 +250,7 @@ def render_rollouts_gif(
         window_m=window_m,
         dpi=dpi,
     )
-    with atomic_output(path) as tmp:
+    with atomic_path(path) as tmp:
         if suffix == ".gif":
             _write_gif(tmp, frames, fps)
         else:

@@ -13,9 +13,10 @@ from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from smartr1.data.geometry import box_corners
 from smartr1.data.scenario import MapFeatures, MapKind, RoadEdgeType, Scenario
 from smartr1.viz import style
-from smartr1.viz.poses import Poses, box_corners
+from smartr1.viz.poses import Poses
 
 _CIRCLE = np.stack([np.cos(np.linspace(0, 2 * np.pi, 24)), np.sin(np.linspace(0, 2 * np.pi, 24))], -1)
 BBox = tuple[float, float, float, float]  # xmin, ymin, xmax, ymax
@@ -219,7 +220,7 @@ class AgentLayer:
         idx = idx[np.argsort(self.rank[idx], kind="stable")]
         x, y, h = p.x[idx, step], p.y[idx, step], p.heading[idx, step]
         length, width = p.length[idx, step], p.width[idx, step]
-        self.boxes.set_verts(box_corners(x, y, h, length, width))
+        self.boxes.set_verts(box_corners(np.stack([x, y, h], -1), length, width))
         self.boxes.set_facecolor(list(self.face[idx]))
         self.boxes.set_edgecolor(list(self.edge[idx]))
         self.boxes.set_linewidth(self.lw[idx])

@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from smartr1.data.geometry import wrap_angle
 from smartr1.data.scenario import SignalState
-
-
-def wrap_angle(a):
-    """Wrap radians to [-pi, pi)."""
-    return (np.asarray(a) + np.pi) % (2 * np.pi) - np.pi
 
 
 def compass_to_heading(angle_deg):

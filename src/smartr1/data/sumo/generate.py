@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from smartr1.data.errors import DataError
-from smartr1.data.scenario import CURRENT_STEP, NUM_STEPS, AgentType, Scenario
+from smartr1.data.scenario import AgentType, Scenario
 from smartr1.data.sumo.windows import WindowConfig, cut_scenario, far_from, sdc_candidates, sdc_order
 from smartr1.data.sumo.world import TINY, WorldError, WorldSize, build_world, sample_world
+from smartr1.data.timeline import CURRENT_STEP, NUM_STEPS
 
 
 @dataclass(frozen=True)
@@ -405,7 +406,7 @@ def generate(
         removed_stale=stale,
         machine=dict(cpu_count=os.cpu_count(), platform=platform.platform()),
     )
-    from smartr1.data.tfrecord import atomic_write_bytes
+    from smartr1.data.atomic import atomic_write_bytes
 
     # Hidden, so that readers globbing `out/*` or listing the directory see only shards.
     atomic_write_bytes(

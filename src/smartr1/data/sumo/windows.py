@@ -12,18 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smartr1.data.scenario import (
-    CURRENT_STEP,
-    NUM_STEPS,
-    STEP_SECONDS,
-    AgentType,
-    Scenario,
-    SignalStates,
-    Tracks,
-)
+from smartr1.data.scenario import AgentType, Scenario, SignalStates, Tracks
 from smartr1.data.sumo.convert import signal_state
 from smartr1.data.sumo.map_extract import WorldMap, crop_map
 from smartr1.data.sumo.record import AgentLog, WorldLog
+from smartr1.data.timeline import CURRENT_STEP, NUM_STEPS, STEP_SECONDS
 
 
 @dataclass(frozen=True)

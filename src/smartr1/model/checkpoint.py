@@ -1,7 +1,7 @@
 """Checkpoint helpers: what a smartr1 checkpoint carries and how to get a model back from it.
 
-A Lightning checkpoint of any stage stores, besides the state dict, a `smartr1` entry with the model
-config, the stage and the parent checkpoint. The motion vocabulary travels inside the state dict
+A Lightning checkpoint of any training stage stores, besides the state dict, a `smartr1` entry with
+the model config, the stage and the parent checkpoint (written by `smartr1.training`). The motion vocabulary travels inside the state dict
 (`model.vocab_poses`), so a checkpoint alone is enough to simulate. `export_model` writes a small
 weights-only file with the same content for sharing.
 """
@@ -13,9 +13,11 @@ from pathlib import Path
 
 import torch
 
+from smartr1.data.atomic import atomic_write_bytes
 from smartr1.data.errors import DataError
 from smartr1.model.config import ModelConfig
 from smartr1.model.smart import SMART
+from smartr1.tokens.vocabulary import MotionVocab
 
 FORMAT = 1
 MODEL_PREFIX = "model."
@@ -55,8 +57,6 @@ def model_state(ckpt: dict, path) -> tuple[dict, dict]:
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu"):
     """(SMART in eval mode, MotionVocab) from a Lightning checkpoint or an exported model file."""
-    from smartr1.tokens.motion import MotionVocab
-
     meta, sd = model_state(_load(path, map_location), path)
     cfg = ModelConfig.from_dict(meta["model_config"])
     model = SMART(cfg)
@@ -70,15 +70,8 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu"):
 
 def export_model(checkpoint: str | Path, out: str | Path) -> Path:
     """A weights-only copy (config + model state, no optimizer) of a checkpoint."""
-    from smartr1.data.tfrecord import atomic_write_bytes
-
     meta, sd = model_state(_load(checkpoint, "cpu"), checkpoint)
     buf = io.BytesIO()
     torch.save({"smartr1": meta, "state_dict": sd}, buf)
     atomic_write_bytes(out, [buf.getvalue()])
     return Path(out)
-
-
-def last_checkpoint(out_dir: str | Path) -> Path | None:
-    p = Path(out_dir) / "checkpoints" / "last.ckpt"
-    return p if p.exists() else None

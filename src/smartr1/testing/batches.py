@@ -7,11 +7,12 @@ each driving a random token sequence from a random start pose, next to a grid of
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
-from smartr1.model.relpose import compose
+from smartr1.data.geometry import to_world
+from smartr1.data.timeline import NUM_SLOTS
+from smartr1.tokens.batch import TokenBatch
 
 
 def arc_vocab_poses(vocab_size: int, num_classes: int = 3, seed: int = 0) -> torch.Tensor:
@@ -32,34 +33,6 @@ def arc_vocab_poses(vocab_size: int, num_classes: int = 3, seed: int = 0) -> tor
     return torch.stack([x, y, h], dim=-1)
 
 
-@dataclass
-class SyntheticBatch:
-    """Field-compatible with `smartr1.data.batch.SceneBatch` (used when that module is unavailable)."""
-
-    scenario_id: list
-    agent_id: torch.Tensor
-    agent_mask: torch.Tensor
-    agent_class: torch.Tensor
-    agent_size: torch.Tensor
-    agent_z: torch.Tensor
-    token: torch.Tensor
-    token_valid: torch.Tensor
-    pose: torch.Tensor
-    sim_mask: torch.Tensor
-    train_mask: torch.Tensor
-    map_points: torch.Tensor
-    map_pose: torch.Tensor
-    map_kind: torch.Tensor
-    map_light: torch.Tensor
-    map_mask: torch.Tensor
-    pose_valid: torch.Tensor
-    map_feature_id: torch.Tensor
-
-    def to(self, device):
-        kw = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()}
-        return type(self)(**kw)
-
-
 def random_scene_batch(
     batch: int = 2,
     agents: int = 16,
@@ -71,13 +44,12 @@ def random_scene_batch(
     drop_history: float = 0.1,
 ):
     """A batch of B random scenes with A agents and M lane segments each (all real, no padding except a
-    few invalid history slots). Returns a SceneBatch when `smartr1.data.batch` exists, else a
-    SyntheticBatch with the same fields."""
+    few invalid history slots)."""
     g = torch.Generator().manual_seed(seed)
     if vocab_poses is None:
         vocab_poses = arc_vocab_poses(vocab_size, seed=seed)
     c, v = vocab_poses.shape[:2]
-    b, a, m, s = batch, agents, map_segments, 18
+    b, a, m, s = batch, agents, map_segments, NUM_SLOTS
     cls = torch.randint(0, c, (b, a), generator=g)
     token = torch.randint(0, v, (b, a, s), generator=g)
     start = torch.cat(
@@ -90,7 +62,7 @@ def random_scene_batch(
     poses = [start]
     for k in range(s):
         local = vocab_poses[cls, token[..., k]]  # [B, A, 5, 3]
-        poses.append(compose(poses[-1], local)[..., -1, :])
+        poses.append(to_world(local, poses[-1][..., None, :])[..., -1, :])
     pose = torch.stack(poses, dim=2)  # [B, A, 19, 3]
     valid = torch.ones(b, a, s, dtype=torch.bool)
     late = torch.rand(b, a, generator=g) < drop_history  # agents first seen at step 5
@@ -109,7 +81,7 @@ def random_scene_batch(
         mp[..., None, :2]
         + along[:, None] * torch.stack([mp[..., 2].cos(), mp[..., 2].sin()], -1)[..., None, :]
     )
-    fields = dict(
+    return TokenBatch(
         scenario_id=[f"synthetic-{seed}-{i}" for i in range(b)],
         agent_id=torch.arange(a).expand(b, a).clone(),
         agent_mask=torch.ones(b, a, dtype=torch.bool),
@@ -129,9 +101,3 @@ def random_scene_batch(
         pose_valid=torch.cat([valid[..., :1], valid], dim=-1),
         map_feature_id=torch.arange(m).expand(b, m).clone(),
     )
-    try:
-        from smartr1.data.batch import SceneBatch
-
-        return SceneBatch(**fields)
-    except (ImportError, TypeError):
-        return SyntheticBatch(**fields)

@@ -8,16 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from smartr1.data.scenario import (
-    NUM_STEPS,
-    AgentType,
-    MapFeatures,
-    MapKind,
-    Scenario,
-    SignalState,
-    SignalStates,
-    Tracks,
-)
+from smartr1.data.scenario import AgentType, MapFeatures, MapKind, Scenario, SignalState, SignalStates, Tracks
+from smartr1.data.timeline import NUM_STEPS
 
 _CLASS_SPEC = {  # type: (length, width, max speed m/s, max yaw rate rad/s, max lateral accel m/s^2)
     AgentType.VEHICLE: (4.6, 1.9, 20.0, 0.6, 3.0),

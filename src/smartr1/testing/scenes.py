@@ -5,16 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from smartr1.data.rollouts import Rollouts
-from smartr1.data.scenario import (
-    NUM_STEPS,
-    AgentType,
-    LaneType,
-    MapFeatures,
-    MapKind,
-    Scenario,
-    SignalStates,
-    Tracks,
-)
+from smartr1.data.scenario import AgentType, LaneType, MapFeatures, MapKind, Scenario, SignalStates, Tracks
+from smartr1.data.timeline import NUM_STEPS
 
 
 def _steps(v, a: int) -> np.ndarray:

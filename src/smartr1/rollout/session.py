@@ -1,0 +1,182 @@
+"""A stepped closed-loop rollout session on top of the model's cached decoder.
+
+`reset(batch)` encodes the map once per scenario, decodes the two history slots once per scenario and
+folds R rollouts into the batch axis (row b * R + r); each `step(state, choose)` then lets `choose`
+pick every simulated agent's next token from its logits, moves the agents along that token's five
+10 Hz poses, and decodes only the newest slot against cached keys / values of the agents' past slots.
+`choose` is where rollouts differ: top-k sampling (`TopKSampler`), CAT-K's closest-of-top-K
+(fine-tuning), or tokens of externally driven agents.
+
+Only the simulated agents (valid at the current step) take part; the others would be masked work.
+Inside a session their columns are compacted to the front (`RolloutScene.cols` maps them back).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from smartr1.data.errors import DataError
+from smartr1.data.timeline import HISTORY_SLOTS, NUM_SLOTS
+from smartr1.model.agent_decoder import DecoderCache, MapContext
+from smartr1.model.smart import SMART, batch_nodes
+from smartr1.rollout.sampling import draw_uniforms, sample_top_k, scenario_generators
+from smartr1.tokens.batch import TokenBatch
+
+_AGENT_FIELDS = ("agent_id", "agent_mask", "agent_class", "agent_size", "agent_z", "token", "token_valid",
+                 "pose", "pose_valid", "sim_mask", "train_mask")  # fmt: skip
+
+
+@dataclass
+class RolloutScene:
+    """What stays fixed during a rollout of B scenarios x R rollouts (N = B * R rows, A' columns)."""
+
+    batch: TokenBatch  # the batch restricted to its simulated agents, [B, A'] (compacted columns)
+    cols: torch.Tensor  # [B, A'] long, column of the original batch (-1 for padding)
+    num_rollouts: int
+    ctx: MapContext  # encoded map per scenario (B rows), shared by its rollouts
+    table: torch.Tensor  # [C, V + 1, D] token embeddings
+    row: torch.Tensor  # [N] long, scenario of each folded row
+    sim: torch.Tensor  # [N, A'] bool, simulated agents
+    agent_class: torch.Tensor  # [N, A'] long
+    agent_size: torch.Tensor  # [N, A', 3]
+
+    @property
+    def scenario_ids(self) -> list[str]:
+        return list(self.batch.scenario_id)
+
+
+@dataclass
+class RolloutState:
+    """A rollout in progress: `slot` is the token slot chosen next (2..17; 18 = done)."""
+
+    scene: RolloutScene
+    slot: int
+    pose: torch.Tensor  # [N, A', 3] every agent's pose at the start of `slot`
+    logits: torch.Tensor | None  # [N, A', V] logits of the token at `slot` (None when done)
+    cache: DecoderCache
+    tokens: list[torch.Tensor]  # chosen tokens of slots 2..slot-1, each [N, A'] (-1 = not simulated)
+    poses: list[torch.Tensor]  # their 10 Hz poses, each [N, A', 5, 3] (zeros = not simulated)
+
+    @property
+    def done(self) -> bool:
+        return self.slot >= NUM_SLOTS
+
+
+Chooser = Callable[[RolloutState, torch.Tensor], torch.Tensor]
+"""(state, logits [N, A', V]) -> the chosen token of every agent [N, A'] long."""
+
+
+def simulated_agents(batch: TokenBatch) -> torch.Tensor:
+    """The simulated agents [B, A]; raises DataError when one of them has no usable current pose."""
+    sim = batch.agent_mask & batch.sim_mask
+    cur = batch.pose[:, :, HISTORY_SLOTS]
+    bad = sim & ~torch.isfinite(cur).all(-1)
+    if bad.any():
+        b, a = (int(v) for v in torch.nonzero(bad)[0])
+        raise DataError(
+            None,
+            f"scenario {batch.scenario_id[b]!r}: agent {int(batch.agent_id[b, a])} has a non-finite pose "
+            "at the current step",
+        )
+    return sim
+
+
+def _compact(batch: TokenBatch, sim: torch.Tensor) -> tuple[TokenBatch, torch.Tensor]:
+    """The batch restricted to its simulated agents, and the original column of every kept column."""
+    b, a = sim.shape
+    n = sim.sum(1)
+    width = max(1, int(n.max()) if b else 1)
+    order = torch.argsort((~sim).to(torch.int8), dim=1, stable=True)[:, :width]  # sim agents first, in order
+    keep = torch.arange(width, device=sim.device)[None] < n[:, None]
+    cols = torch.where(keep, order, torch.full_like(order, -1))
+    fields = {}
+    for name in _AGENT_FIELDS:
+        t = getattr(batch, name)
+        idx = order.view(b, width, *([1] * (t.dim() - 2))).expand(b, width, *t.shape[2:])
+        g = torch.gather(t, 1, idx)
+        if g.dtype == torch.bool:
+            g = g & keep.view(b, width, *([1] * (t.dim() - 2)))
+        fields[name] = g
+    return dataclasses.replace(batch, **fields), cols
+
+
+class RolloutSession:
+    """Closed-loop rollouts of `model` (put in eval mode; call under `torch.no_grad()` unless
+    gradients are wanted)."""
+
+    def __init__(self, model: SMART, num_rollouts: int = 32):
+        self.model = model
+        self.num_rollouts = num_rollouts
+
+    def reset(self, batch: TokenBatch) -> RolloutState:
+        """Encode the map and the history; the returned state holds the logits of slot 2."""
+        model, r = self.model, self.num_rollouts
+        batch, cols = _compact(batch, simulated_agents(batch))
+        b, a = batch.agent_mask.shape
+        dev = batch.agent_mask.device
+        sim = batch.agent_mask & batch.sim_mask
+        token_in, node_pose, node_valid = batch_nodes(batch, sim)
+        node_valid[..., 1] = sim  # the current pose (anchor 2) is known for every simulated agent
+        cls, size = batch.agent_class, batch.agent_size
+        ctx = model.encode_map(batch)
+        table = model.token_table()
+        cache = model.empty_cache(b, a, dev)
+        for k in range(HISTORY_SLOTS):
+            logits, cache = model.step(
+                ctx, cache, table, token_in[..., k], node_pose[..., k, :], node_valid[..., k], cls, size
+            )
+        row = torch.arange(b, device=dev).repeat_interleave(r)  # fold rollouts into the batch
+        scene = RolloutScene(batch, cols, r, ctx, table, row, sim[row], cls[row], size[row])
+        return RolloutState(
+            scene=scene,
+            slot=HISTORY_SLOTS,
+            pose=node_pose[:, :, 1][row],
+            logits=logits.repeat_interleave(r, 0),
+            cache=cache.repeat_interleave(r),
+            tokens=[],
+            poses=[],
+        )
+
+    def step(self, state: RolloutState, choose: Chooser) -> tuple[RolloutState, torch.Tensor]:
+        """Choose and apply the tokens of `state.slot`; returns the next state and the logits the
+        tokens were chosen from [N, A', V]."""
+        if state.done:
+            raise ValueError("the rollout is complete (all 16 future slots are chosen)")
+        sc, model = state.scene, self.model
+        logits = state.logits
+        tok = choose(state, logits)
+        tok = torch.where(sc.sim, tok, torch.full_like(tok, -1))
+        steps = model.token_poses(state.pose, tok, sc.agent_class)  # [N, A', 5, 3]
+        steps = torch.where(sc.sim[..., None, None], steps, torch.zeros_like(steps))
+        pose = steps[:, :, -1]
+        nxt, cache = None, state.cache
+        if state.slot < NUM_SLOTS - 1:
+            nxt, cache = model.step(
+                sc.ctx, cache, sc.table, tok, pose, sc.sim, sc.agent_class, sc.agent_size, sc.row
+            )
+        new = RolloutState(sc, state.slot + 1, pose, nxt, cache, [*state.tokens, tok], [*state.poses, steps])
+        return new, logits
+
+
+class TopKSampler:
+    """Sample among each agent's top-k tokens at a temperature (SMART's rollout policy).
+
+    Uniforms are drawn per scenario from a generator seeded by (seed, scenario id) and only for its
+    simulated agents, so a scenario's rollouts do not depend on which other scenarios or how much
+    padding share its batch.
+    """
+
+    def __init__(self, scene: RolloutScene, seed: int = 0, top_k: int = 5, temperature: float = 1.0):
+        self.generators = scenario_generators(seed, scene.scenario_ids)
+        self.sim = scene.batch.agent_mask & scene.batch.sim_mask
+        self.num_rollouts = scene.num_rollouts
+        self.top_k, self.temperature = top_k, temperature
+
+    def __call__(self, state: RolloutState, logits: torch.Tensor) -> torch.Tensor:
+        b, a = self.sim.shape
+        u = draw_uniforms(self.generators, self.sim, self.num_rollouts).reshape(b * self.num_rollouts, a)
+        return sample_top_k(logits, u, self.top_k, self.temperature)
