@@ -10,6 +10,7 @@ import pytest
 
 from smartr1.data.scenario import AgentType, MapKind
 from smartr1.data.sumo import generate as gen
+from smartr1.data.sumo import plan
 from smartr1.data.sumo.world import WorldError
 from smartr1.data.tfrecord import iter_records
 from smartr1.data.timeline import CURRENT_STEP, NUM_STEPS
@@ -19,7 +20,7 @@ from tests.test_sumo_map import check_map
 pytestmark = pytest.mark.sumo
 
 NUM = 4
-CFG = gen.tiny_config(per_world=2)  # 2 worlds of 2 scenarios
+CFG = plan.tiny_config(per_world=2)  # 2 worlds of 2 scenarios
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +38,12 @@ def _payloads(d: Path) -> dict[str, list[bytes]]:
 
 
 def test_plan_worlds():
-    cfg = gen.GenerateConfig(per_world=50, min_worlds=2)
-    assert gen.plan_worlds(1, cfg) == [1]
-    assert gen.plan_worlds(20, cfg) == [10, 10]
-    assert gen.plan_worlds(101, cfg) == [34, 34, 33]
+    cfg = plan.GenerateConfig(per_world=50, min_worlds=2)
+    assert plan.plan_worlds(1, cfg) == [1]
+    assert plan.plan_worlds(20, cfg) == [10, 10]
+    assert plan.plan_worlds(101, cfg) == [34, 34, 33]
     for n in (1, 7, 99, 100, 1001):
-        q = gen.plan_worlds(n, cfg)
+        q = plan.plan_worlds(n, cfg)
         assert sum(q) == n and max(q) <= 50
 
 
@@ -103,13 +104,13 @@ def test_generated_scenarios_read_back_sane(runs):
 def test_summary_reports_worlds(runs):
     s = runs["a"]
     assert s.num == NUM and sum(w.scenarios for w in s.worlds) == NUM
-    assert [w.world_seed for w in s.worlds] == [gen.world_seed(0, w, 0) for w in range(2)]
+    assert [w.world_seed for w in s.worlds] == [plan.world_seed(0, w, 0) for w in range(2)]
     assert (runs["a_dir"] / ".sumo-s0.generate.json").exists()
 
 
 def test_failed_world_is_retried_with_next_seed(runs, tmp_path, monkeypatch):
     good = list(read_scenarios(runs["a_dir"] / "sumo-s0-w0000.tfrecord"))
-    bad_seed = gen.world_seed(5, 0, 0)
+    bad_seed = plan.world_seed(5, 0, 0)
     calls = []
 
     def fake(seed, world, wseed, quota, cfg, report=None, info=None):
@@ -122,10 +123,10 @@ def test_failed_world_is_retried_with_next_seed(runs, tmp_path, monkeypatch):
 
     monkeypatch.setattr(gen, "simulate_world", fake)
     r = gen.generate_world(5, 0, 2, tmp_path, CFG)
-    assert calls == [bad_seed, gen.world_seed(5, 0, 1)]
+    assert calls == [bad_seed, plan.world_seed(5, 0, 1)]
     assert r.world_seed == calls[-1] and len(r.failures) == 1 and "gridlock" in r.failures[0]
-    assert len(list(read_scenarios(tmp_path / gen.shard_name(5, 0)))) == 2
-    assert [p.name for p in tmp_path.iterdir()] == [gen.shard_name(5, 0)]  # no partial file left
+    assert len(list(read_scenarios(tmp_path / plan.shard_name(5, 0)))) == 2
+    assert [p.name for p in tmp_path.iterdir()] == [plan.shard_name(5, 0)]  # no partial file left
 
 
 def test_world_failing_every_attempt_raises_and_writes_nothing(tmp_path, monkeypatch):
@@ -150,9 +151,9 @@ def test_sumo_error_becomes_world_error(tmp_path):
 
 
 def test_crashed_worker_costs_one_attempt(tmp_path):
-    cfg = gen.tiny_config(per_world=2, inject_crash=(0, 0))
+    cfg = plan.tiny_config(per_world=2, inject_crash=(0, 0))
     s = gen.generate(2, tmp_path, seed=3, workers=1, cfg=cfg, progress=False)
     (w,) = s.worlds
     assert len(w.failures) == 1 and "worker died" in w.failures[0]
-    assert w.world_seed == gen.world_seed(3, 0, 1)
+    assert w.world_seed == plan.world_seed(3, 0, 1)
     assert len(list(read_scenarios(tmp_path))) == 2

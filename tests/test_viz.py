@@ -22,6 +22,7 @@ from smartr1.data.scenario import (
 )
 from smartr1.data.timeline import NUM_FUTURE_STEPS, NUM_STEPS
 from smartr1.viz import style
+from smartr1.viz.map_layer import features_in_view
 from smartr1.viz.poses import rollout_poses
 from smartr1.viz.render import (
     FIGSIZE,
@@ -31,7 +32,6 @@ from smartr1.viz.render import (
     render_rollouts_gif,
     render_scenario_png,
 )
-from smartr1.viz.scene import features_in_view
 
 PNG_SIZE = (int(FIGSIZE[0] * PNG_DPI), int(FIGSIZE[1] * PNG_DPI))
 RED_SWITCH_STEP = 50  # the hand-made signal turns from red to green here

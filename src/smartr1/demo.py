@@ -62,7 +62,8 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
         return time.perf_counter()
 
     # 1. data ---------------------------------------------------------------------------------
-    from smartr1.data.sumo.generate import GenerateConfig, generate, tiny_config
+    from smartr1.data.sumo.generate import generate
+    from smartr1.data.sumo.plan import GenerateConfig, tiny_config
 
     gen_cfg = tiny_config() if cfg.tiny_worlds else GenerateConfig()
 

@@ -31,7 +31,8 @@ def generate_command(
     from rich.console import Console
     from rich.table import Table
 
-    from smartr1.data.sumo.generate import GenerateConfig, generate, tiny_config
+    from smartr1.data.sumo.generate import generate
+    from smartr1.data.sumo.plan import GenerateConfig, tiny_config
     from smartr1.data.sumo.world import WorldError
 
     console = Console()

@@ -21,7 +21,8 @@ from smartr1.data.errors import DataError
 from smartr1.data.rollouts import Rollouts
 from smartr1.data.scenario import Scenario
 from smartr1.data.timeline import STEP_SECONDS
-from smartr1.viz import scene, style
+from smartr1.viz import map_layer, scene, style
+from smartr1.viz.legend import legend_handles
 from smartr1.viz.poses import (
     Poses,
     check_drawable,
@@ -80,9 +81,9 @@ def render_scenario_png(
     poses = logged_poses(scenario)
     fig, ax, (legend_x, top) = _figure(dpi, figsize)
     c = center or view_center(scenario, poses)
-    bbox = scene.view_bbox(c, _fit_window(scenario, poses, c, window_m, max_window_m))
-    scene.setup_axes(ax, bbox)
-    scene.draw_map(ax, scenario.map, bbox)
+    bbox = map_layer.view_bbox(c, _fit_window(scenario, poses, c, window_m, max_window_m))
+    map_layer.setup_axes(ax, bbox)
+    map_layer.draw_map(ax, scenario.map, bbox)
     now = np.flatnonzero(poses.valid[:, cur])
     if rollouts is not None:
         idx = rollout_track_index(scenario, rollouts)
@@ -102,11 +103,11 @@ def render_scenario_png(
     signals.update(cur)
     if label_ids:
         scene.label_agents(ax, scenario, poses, cur)
-    scene.add_scale_bar(ax, bbox)
+    map_layer.add_scale_bar(ax, bbox)
     fig.text(legend_x, 0.985, _title(scenario), ha="left", va="top", fontsize=11, fontweight="bold")
     if legend:
         fig.legend(
-            handles=scene.legend_handles(scenario, signals.has_signals, future_label),
+            handles=legend_handles(scenario, signals.has_signals, future_label),
             loc="upper left",
             bbox_to_anchor=(legend_x, top - 0.09),
             fontsize=9,
@@ -139,7 +140,7 @@ def _animation_view(scenario: Scenario, poses: Poses, window_m: float | None, ma
     base = 100.0 if window_m is None else window_m
     c = view_center(scenario, poses)
     if window_m is not None:
-        return scene.view_bbox(c, base)
+        return map_layer.view_bbox(c, base)
     a = poses.valid.shape[0]
     focus = np.asarray([scenario.sdc_track_index, *np.asarray(scenario.tracks_to_predict).tolist()], np.int64)
     focus = focus[(focus >= 0) & (focus < a)]
@@ -147,7 +148,7 @@ def _animation_view(scenario: Scenario, poses: Poses, window_m: float | None, ma
     near = np.maximum(np.abs(xs - c[0]), np.abs(ys - c[1])) <= 0.5 * max_window_m
     xs, ys = np.append(xs[near], c[0]), np.append(ys[near], c[1])
     size = float(min(max(base, max(np.ptp(xs), np.ptp(ys)) + 30.0), max_window_m))
-    return scene.view_bbox((0.5 * (xs.min() + xs.max()), 0.5 * (ys.min() + ys.max())), size)
+    return map_layer.view_bbox((0.5 * (xs.min() + xs.max()), 0.5 * (ys.min() + ys.max())), size)
 
 
 def iter_frames(
@@ -174,8 +175,8 @@ def iter_frames(
     poses = logged_poses(scenario) if rollouts is None else rollout_poses(scenario, rollouts, rollout_index)
     fig, ax, (legend_x, top) = _figure(dpi, figsize)
     bbox = _animation_view(scenario, poses, window_m, max_window_m)
-    scene.setup_axes(ax, bbox)
-    scene.draw_map(ax, scenario.map, bbox)
+    map_layer.setup_axes(ax, bbox)
+    map_layer.draw_map(ax, scenario.map, bbox)
     future_label = None
     if rollouts is not None and other_rollouts > 0:
         others = [r for r in range(rollouts.num_rollouts) if r != rollout_index][:other_rollouts]
@@ -183,7 +184,7 @@ def iter_frames(
             idx = rollout_track_index(scenario, rollouts)
             scene.draw_rollout_paths(ax, scenario, idx, rollouts.x[others], rollouts.y[others], alpha=0.2)
             future_label = f"other rollouts ({len(others)})"
-    scene.add_scale_bar(ax, bbox)
+    map_layer.add_scale_bar(ax, bbox)
     trail = scene.TrailLayer(ax, scenario, poses, length=trail_steps, animated=True)
     agents = scene.AgentLayer(ax, scenario, poses, animated=True)
     signals = scene.SignalLayer(ax, scenario, animated=True)
@@ -193,7 +194,7 @@ def iter_frames(
         legend_x, top - 0.09, "", ha="left", va="top", fontsize=11, family="monospace", animated=True
     )
     fig.legend(
-        handles=scene.legend_handles(scenario, signals.has_signals, future_label),
+        handles=legend_handles(scenario, signals.has_signals, future_label),
         loc="upper left",
         bbox_to_anchor=(legend_x, top - 0.13),
         fontsize=9,

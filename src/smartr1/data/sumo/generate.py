@@ -11,81 +11,24 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing as mp
 import os
 import platform
-import queue as queue_mod
 import tempfile
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from smartr1.data.errors import DataError
 from smartr1.data.scenario import AgentType, Scenario
-from smartr1.data.sumo.windows import WindowConfig, cut_scenario, far_from, sdc_candidates, sdc_order
-from smartr1.data.sumo.world import TINY, WorldError, WorldSize, build_world, sample_world
+from smartr1.data.sumo.plan import GenerateConfig, WorldResult, plan_worlds, shard_name, world_seed
+from smartr1.data.sumo.windows import cut_scenario, far_from, sdc_candidates, sdc_order
+from smartr1.data.sumo.workers import run_worlds
+from smartr1.data.sumo.world import WorldError, build_world, sample_world
 from smartr1.data.timeline import CURRENT_STEP, NUM_STEPS
-
-
-@dataclass(frozen=True)
-class GenerateConfig:
-    warmup_s: float = 150.0  # the network starts empty
-    per_world: int = 50  # scenarios per world at most (more worlds = more map variety)
-    min_worlds: int = 2  # small runs still use two worlds (two cores)
-    stride_steps: int = 30  # a new window every 3 s
-    sdcs_per_window: int = 2  # SDCs per window, at least `sdc_spread` m apart
-    sdc_spread: float = 100.0
-    reuse_gap: int = 3  # an SDC is not reused within this many windows
-    max_attempts: int = 5
-    max_record_factor: float = 3.0  # give up on a world after this many times the planned recording
-    gridlock_halted: float = 0.9  # fraction of standing vehicles that counts as gridlock
-    inject_crash: tuple[int, int] | None = None  # (world, attempt) whose worker dies; tests only
-    size: WorldSize = field(default_factory=WorldSize)
-    window: WindowConfig = field(default_factory=WindowConfig)
-
-
-def tiny_config(**overrides) -> GenerateConfig:
-    """Small, quick worlds (tests, smoke runs)."""
-    base = dict(warmup_s=40.0, per_world=6, min_worlds=1, size=TINY, sdc_spread=40.0)
-    base.update(overrides)
-    return GenerateConfig(**base)
-
-
-def plan_worlds(num: int, cfg: GenerateConfig) -> list[int]:
-    """Scenario quota of each world (depends on num and cfg only)."""
-    if num <= 0:
-        return []
-    n = max(math.ceil(num / cfg.per_world), min(cfg.min_worlds, num))
-    base, extra = divmod(num, n)
-    return [base + (1 if i < extra else 0) for i in range(n)]
-
-
-def world_seed(seed: int, world: int, attempt: int) -> int:
-    return int(np.random.SeedSequence([seed, world, attempt]).generate_state(1)[0])
-
-
-def shard_name(seed: int, world: int) -> str:
-    return f"sumo-s{seed}-w{world:04d}.tfrecord"
-
-
-@dataclass
-class WorldResult:
-    world: int
-    world_seed: int
-    layout: str
-    scenarios: int
-    path: str
-    failures: list[str]  # one message per failed attempt
-    seconds: dict[str, float]  # build, warmup, record, cut, write, total
-    recorded_s: float
-    teleports: int
-    agents: list[int]  # tracks per scenario
-    valid_now: list[int]  # tracks valid at the current step per scenario
-    by_type: dict[str, list[int]]  # tracks per scenario by agent type
 
 
 def _report(report, *msg) -> None:
@@ -246,7 +189,6 @@ def generate_world(
     raise WorldError(f"world {world}: all {cfg.max_attempts} attempts failed: " + " | ".join(failures))
 
 
-# ---------------------------------------------------------------------------------- worker processes
 def _world_process(q, seed, world, quota, out_dir, cfg, first_attempt, failures) -> None:
     """Body of one world's worker process: everything goes back through the queue."""
     try:
@@ -254,77 +196,6 @@ def _world_process(q, seed, world, quota, out_dir, cfg, first_attempt, failures)
         q.put(("done", world, r))
     except Exception as e:  # a world that failed every attempt, or a bug: report, never hang
         q.put(("error", world, f"{type(e).__name__}: {e}"))
-
-
-def _run_worlds(seed, quotas, out, cfg, workers, on_message) -> list[WorldResult]:
-    """Run every world in its own spawned process (libsumo is one simulation per process), at most
-    `workers` at a time. A process that dies without a result (a SUMO crash) costs its world one
-    attempt, and the world continues with the next attempt seed in a fresh process."""
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    todo = deque((w, 0, []) for w in range(len(quotas)))  # (world, first attempt, failures so far)
-    running: dict[int, tuple] = {}
-    attempt = {w: 0 for w in range(len(quotas))}
-    results: dict[int, WorldResult] = {}
-    errors: dict[int, str] = {}
-
-    def handle(msg) -> None:
-        kind, world = msg[0], msg[1]
-        if kind == "attempt":
-            attempt[world] = msg[2]
-        elif kind == "done":
-            results[world] = msg[2]
-        elif kind == "error":
-            errors[world] = msg[2]
-        on_message(msg)
-
-    def drain(timeout: float) -> None:
-        try:
-            handle(q.get(timeout=timeout))
-            while True:
-                handle(q.get_nowait())
-        except queue_mod.Empty:
-            pass
-
-    try:
-        while todo or running:
-            while todo and len(running) < workers and not errors:
-                w, first, fails = todo.popleft()
-                p = ctx.Process(
-                    target=_world_process,
-                    args=(q, seed, w, quotas[w], str(out), cfg, first, fails),
-                    name=f"smartr1-sumo-world-{w}",
-                )
-                p.start()
-                running[w] = (p, fails)
-            drain(0.2)
-            for w, (p, fails) in list(running.items()):
-                if p.is_alive():
-                    continue
-                p.join()
-                drain(0.5)  # a result put just before exit
-                del running[w]
-                if w in results or w in errors:
-                    continue
-                k = attempt[w]
-                msg = (
-                    f"attempt {k} (world seed {world_seed(seed, w, k)}): worker died (exit code {p.exitcode})"
-                )
-                fails = [*fails, msg]
-                on_message(("retry", w, msg))
-                if k + 1 >= cfg.max_attempts:
-                    errors[w] = f"world {w}: all {cfg.max_attempts} attempts failed: " + " | ".join(fails)
-                else:
-                    todo.appendleft((w, k + 1, fails))
-            if errors and not running:
-                break
-    finally:
-        for p, _ in running.values():
-            p.terminate()
-            p.join()
-    if errors:
-        raise WorldError("; ".join(errors[w] for w in sorted(errors)))
-    return [results[w] for w in sorted(results)]
 
 
 @dataclass
@@ -389,7 +260,7 @@ def generate(
                 bar.console.print(f"[red]world {world} failed:[/] {msg[2]}")
             bar.update(task, completed=sum(done.values()))
 
-        results = _run_worlds(seed, quotas, out, cfg, workers, on_message)
+        results = run_worlds(_world_process, seed, quotas, out, cfg, workers, on_message)
         bar.update(task, completed=num, note=f"{num / (time.perf_counter() - t0):.2f} scenarios/s")
     seconds = time.perf_counter() - t0
     keep = {shard_name(seed, w) for w in range(len(quotas))}
