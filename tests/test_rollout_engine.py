@@ -1,4 +1,7 @@
-"""Closed-loop rollouts: determinism, KV cache == full recompute, output layout, bad input, policies."""
+"""Closed-loop rollouts, checked against independent computations: the sampled tokens against a
+re-implementation of seeded top-k sampling from the returned logits, the poses against chaining the
+vocabulary in float64 NumPy, the logits against a full (uncached) forward pass, the stepped session
+against a plain reference loop; plus layout, batching independence, bad input and policies."""
 
 from __future__ import annotations
 
@@ -9,11 +12,13 @@ import pytest
 import torch
 
 from smartr1.data.errors import DataError
-from smartr1.model.smart import SMART, model_config
+from smartr1.model.smart import SMART, batch_nodes, model_config
 from smartr1.rollout.engine import rollout_batch
-from smartr1.rollout.policy import load_policy
-from smartr1.rollout.sampling import sample_top_k
+from smartr1.rollout.policy import ModelPolicy, load_policy
+from smartr1.rollout.sampling import sample_top_k, scenario_seed
 from smartr1.testing.batches import arc_vocab_poses, random_scene_batch
+from smartr1.testing.tracks import synthetic_scenario
+from smartr1.tokens.vocabulary import MotionVocab
 
 V = 32
 
@@ -24,27 +29,64 @@ def small_model(seed: int = 0) -> SMART:
     return SMART(cfg, arc_vocab_poses(V)).eval()
 
 
-def test_rollout_shapes_and_determinism_under_seed():
+def _np_top_k(logits: np.ndarray, u: float, k: int) -> int:
+    """Inverse-CDF sampling among the k largest logits (float32 softmax), written from scratch."""
+    order = np.argsort(-logits, kind="stable")[:k]
+    v = logits[order].astype(np.float32)
+    p = np.exp(v - v.max()).astype(np.float32)
+    cdf = np.cumsum(p / p.sum(dtype=np.float32), dtype=np.float32)
+    return int(order[min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), k - 1)])
+
+
+def test_tokens_are_seeded_top_k_samples_of_the_returned_logits():
     m = small_model()
     b = random_scene_batch(2, 7, 30, m.vocab_poses, extent=30, seed=1)
     b.sim_mask[1, 5:] = False
-    a = rollout_batch(m, b, num_rollouts=4, seed=11)
-    c = rollout_batch(m, b, num_rollouts=4, seed=11)
-    d = rollout_batch(m, b, num_rollouts=4, seed=12)
-    assert a.token.shape == (2, 4, 7, 16) and a.pose.shape == (2, 4, 7, 80, 3)
-    assert torch.equal(a.token, c.token) and torch.equal(a.pose, c.pose)
-    assert not torch.equal(a.token, d.token)
-    assert (a.token[1, :, 5:] == -1).all() and (a.token[0] >= 0).all()
-    assert not torch.equal(a.token[0, 0], a.token[0, 1])  # rollouts differ from each other
+    r, k, seed = 4, 5, 11
+    out = rollout_batch(m, b, num_rollouts=r, seed=seed, top_k=k, return_logits=True)
+    assert out.token.shape == (2, r, 7, 16) and out.pose.shape == (2, r, 7, 80, 3)
+    assert (out.token[1, :, 5:] == -1).all() and (out.pose[1, :, 5:] == 0).all()
+    for s in range(2):
+        cols = torch.nonzero(b.sim_mask[s]).flatten().tolist()
+        g = torch.Generator().manual_seed(scenario_seed(seed, b.scenario_id[s]))
+        for slot in range(16):
+            u = torch.rand(r, len(cols), generator=g).numpy()
+            for ri in range(r):
+                for j, a in enumerate(cols):
+                    lg = out.logits[s, ri, a, slot].numpy()
+                    assert int(out.token[s, ri, a, slot]) == _np_top_k(lg, float(u[ri, j]), k), (
+                        s,
+                        ri,
+                        a,
+                        slot,
+                    )
+    assert not torch.equal(out.token[0, 0], out.token[0, 1])  # rollouts differ from each other
+    again = rollout_batch(m, b, num_rollouts=r, seed=seed, top_k=k)
+    assert torch.equal(again.token, out.token) and torch.equal(again.pose, out.pose)
 
 
-def test_rollout_of_a_scenario_does_not_depend_on_its_batch_mates():
+def test_poses_chain_the_vocabulary_from_the_current_pose():
     m = small_model()
-    b = random_scene_batch(2, 6, 30, m.vocab_poses, extent=30, seed=2)
-    both = rollout_batch(m, b, num_rollouts=3, seed=5)
-    one = dataclasses.replace(b, **{f.name: getattr(b, f.name)[:1] for f in dataclasses.fields(b)})
-    alone = rollout_batch(m, one, num_rollouts=3, seed=5)
-    assert torch.equal(both.token[:1], alone.token)
+    b = random_scene_batch(2, 5, 20, m.vocab_poses, extent=40, seed=4)
+    out = rollout_batch(m, b, num_rollouts=3, seed=2)
+    vocab = m.vocab_poses.double().numpy()
+    for s in range(2):
+        for a in range(5):
+            cls = int(b.agent_class[s, a])
+            for ri in range(3):
+                x, y, h = b.pose[s, a, 2].double().tolist()  # anchor 2 = the current step 10
+                want = []
+                for slot in range(16):
+                    for lx, ly, lh in vocab[cls, int(out.token[s, ri, a, slot])]:
+                        want.append(
+                            (x + np.cos(h) * lx - np.sin(h) * ly, y + np.sin(h) * lx + np.cos(h) * ly, h + lh)
+                        )
+                    x, y, h = want[-1]
+                want = np.array(want)
+                got = out.pose[s, ri, a].double().numpy()
+                np.testing.assert_allclose(got[:, :2], want[:, :2], atol=2e-3)
+                dh = (got[:, 2] - want[:, 2] + np.pi) % (2 * np.pi) - np.pi
+                np.testing.assert_allclose(dh, 0.0, atol=1e-4)
 
 
 def test_kv_cached_rollout_matches_full_recompute():
@@ -66,24 +108,62 @@ def test_kv_cached_rollout_matches_full_recompute():
         torch.testing.assert_close(out.logits[:, r][sim], ref, atol=1e-4, rtol=1e-4)
 
 
-def test_rollout_poses_follow_the_vocabulary():
+@torch.no_grad()
+def _reference_rollout(model, batch, r, seed, top_k):
+    """The closed loop written out plainly (no session, no compaction): the stepped session must give
+    exactly this, bit for bit."""
+    from smartr1.rollout.sampling import draw_uniforms, scenario_generators
+
+    b, a = batch.agent_mask.shape
+    sim = batch.agent_mask & batch.sim_mask
+    token_in, node_pose, node_valid = batch_nodes(batch, sim)
+    node_valid[..., 1] = sim
+    ctx, table = model.encode_map(batch), model.token_table()
+    cache = model.empty_cache(b, a, sim.device)
+    cls, size = batch.agent_class, batch.agent_size
+    for k in range(2):
+        logits, cache = model.step(
+            ctx, cache, table, token_in[..., k], node_pose[..., k, :], node_valid[..., k], cls, size
+        )
+    row = torch.arange(b).repeat_interleave(r)
+    cache, logits = cache.repeat_interleave(r), logits.repeat_interleave(r, 0)
+    pose, sim_r = node_pose[:, :, 1][row], sim[row]
+    gens = scenario_generators(seed, list(batch.scenario_id))
+    toks = []
+    for k in range(16):
+        tok = sample_top_k(logits, draw_uniforms(gens, sim, r).reshape(b * r, a), top_k)
+        tok = torch.where(sim_r, tok, torch.full_like(tok, -1))
+        pose = model.token_poses(pose, tok, cls[row])[:, :, -1]
+        toks.append(tok)
+        if k < 15:
+            logits, cache = model.step(ctx, cache, table, tok, pose, sim_r, cls[row], size[row], row)
+    return torch.stack(toks, -1).view(b, r, a, 16)
+
+
+def test_stepped_session_equals_the_plain_loop():
     m = small_model()
-    b = random_scene_batch(1, 3, 10, m.vocab_poses, seed=4)
-    out = rollout_batch(m, b, num_rollouts=2, seed=0)
-    start = b.pose[0, :, 2]
-    first = out.pose[0, 0, :, 4]  # end of the first future token
-    tok = out.token[0, 0, :, 0]
-    local = m.vocab_poses[b.agent_class[0], tok, -1]
-    c, s = start[:, 2].cos(), start[:, 2].sin()
-    want_x = start[:, 0] + c * local[:, 0] - s * local[:, 1]
-    torch.testing.assert_close(first[:, 0], want_x)
+    b = random_scene_batch(2, 9, 30, m.vocab_poses, extent=30, seed=7)
+    b.sim_mask[0, :3] = False  # compaction moves the sim agents; results must not notice
+    assert torch.equal(rollout_batch(m, b, 4, seed=3).token, _reference_rollout(m, b, 4, 3, 5))
+
+
+def test_rollout_of_a_scenario_does_not_depend_on_its_batch_mates():
+    m = small_model()
+    b = random_scene_batch(3, 6, 30, m.vocab_poses, extent=30, seed=2)
+    b.agent_mask[2, 4:] = False  # padding in one scene
+    both = rollout_batch(m, b, num_rollouts=3, seed=5)
+    for s in range(3):
+        one = dataclasses.replace(b, **{f.name: getattr(b, f.name)[s : s + 1] for f in dataclasses.fields(b)})
+        alone = rollout_batch(m, one, num_rollouts=3, seed=5)
+        assert torch.equal(both.token[s : s + 1], alone.token)
+        torch.testing.assert_close(both.pose[s : s + 1], alone.pose, atol=1e-5, rtol=0)
 
 
 def test_non_finite_current_pose_is_a_data_error():
     m = small_model()
     b = random_scene_batch(1, 3, 10, m.vocab_poses, seed=5)
     b.pose[0, 1, 2, 0] = float("nan")
-    with pytest.raises(DataError, match="non-finite pose"):
+    with pytest.raises(DataError, match="agent 1 has a non-finite pose"):
         rollout_batch(m, b, num_rollouts=2)
 
 
@@ -92,7 +172,7 @@ def test_batch_with_no_sim_agents_gives_empty_futures():
     b = random_scene_batch(1, 3, 10, m.vocab_poses, seed=6)
     b.sim_mask[:] = False
     out = rollout_batch(m, b, num_rollouts=2)
-    assert (out.token == -1).all()
+    assert (out.token == -1).all() and (out.pose == 0).all()
 
 
 def test_top_k_sampling():
@@ -100,40 +180,32 @@ def test_top_k_sampling():
     assert sample_top_k(logits, torch.tensor([0.3]), top_k=1).item() == 1
     picks = {sample_top_k(logits, torch.tensor([u]), top_k=2).item() for u in np.linspace(0.01, 0.99, 50)}
     assert picks == {1, 3}
+    # P(token 1) = 1 / (1 + e^-1) among the top 2: the CDF boundary sits there
+    p1 = 1 / (1 + np.exp(-1.0))
+    assert sample_top_k(logits, torch.tensor([p1 - 1e-4]), top_k=2).item() == 1
+    assert sample_top_k(logits, torch.tensor([p1 + 1e-4]), top_k=2).item() == 3
 
 
-def test_model_policy_on_scenarios(tmp_path):
-    from smartr1.rollout.policy import ModelPolicy
-    from smartr1.testing.tracks import synthetic_scenario
-    from smartr1.tokens.vocabulary import MotionVocab
-
+def test_model_policy_batches_scenarios_without_changing_them():
     m = small_model()
     vocab = MotionVocab.from_poses(m.vocab_poses)
-    pol = ModelPolicy(m, vocab)
     scs = [
         synthetic_scenario(seed=1, num_agents=5, late_fraction=0.5),
         synthetic_scenario(seed=2, num_agents=1),
+        synthetic_scenario(seed=3, num_agents=8),
     ]
-    ros = pol.rollout(scs, num_rollouts=4, seed=0)
-    for ro, sc in zip(ros, scs, strict=True):
-        ids = sc.tracks.id[sc.sim_agent_index()]
-        assert list(ro.object_id) == list(ids)
-        assert ro.x.shape == (4, len(ids), 80) and np.isfinite(ro.x).all()
-        np.testing.assert_allclose(
-            ro.z[:, :, 0], np.broadcast_to(sc.tracks.z[sc.sim_agent_index(), 10], (4, len(ids)))
-        )
-        # the first future step is close to the logged current position (within one token step)
-        d = np.hypot(
-            ro.x[:, :, 0] - sc.tracks.x[sc.sim_agent_index(), 10],
-            ro.y[:, :, 0] - sc.tracks.y[sc.sim_agent_index(), 10],
-        )
-        assert d.max() < 3.0
-    again = pol.rollout(scs[:1], num_rollouts=4, seed=0)[0]
-    assert np.array_equal(again.x, ros[0].x)
+    batched = ModelPolicy(m, vocab, scenarios_per_batch=3).rollout(scs, num_rollouts=4, seed=0)
+    single = ModelPolicy(m, vocab, scenarios_per_batch=1).rollout(scs, num_rollouts=4, seed=0)
+    for ro, one, sc in zip(batched, single, scs, strict=True):
+        idx = sc.sim_agent_index()
+        assert list(ro.object_id) == list(sc.tracks.id[idx])
+        np.testing.assert_array_equal(ro.x, one.x)
+        np.testing.assert_array_equal(ro.heading, one.heading)
+        np.testing.assert_array_equal(ro.z, np.broadcast_to(sc.tracks.z[idx, 10][None, :, None], ro.z.shape))
 
 
 def test_reference_policy_by_name(real_scenarios):
     sc = next(iter(real_scenarios.values()))
-    pol = load_policy("stationary")
-    (ro,) = pol.rollout([sc], num_rollouts=2, seed=0)
-    assert ro.x.shape == (2, len(sc.sim_agent_index()), 80)
+    (ro,) = load_policy("Stationary").rollout([sc], num_rollouts=2, seed=0)
+    now = sc.tracks.x[sc.sim_agent_index(), 10].astype(np.float32)
+    np.testing.assert_array_equal(ro.x, np.broadcast_to(now[None, :, None], ro.x.shape))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import lightning as L
+import numpy as np
 import pytest
 import torch
 import yaml
 
 from smartr1.model.smart import SMART, model_config
+from smartr1.rollout.policy import load_policy
 from smartr1.testing.batches import arc_vocab_poses, random_scene_batch
 from smartr1.training.config import load_config
 from smartr1.training.pretrain import cosine_lambda, next_token_loss, next_token_targets
@@ -50,18 +53,72 @@ def test_cosine_schedule_ends_at_min_ratio():
     assert f(0) == pytest.approx(1.0) and f(100) == pytest.approx(0.01) and f(50) == pytest.approx(0.505)
 
 
-def test_configs_resolve_for_every_size_and_reject_unknown_keys(tmp_path):
-    for size in ("nano", "mini", "tiny"):
-        c = load_config("pretrain", size)
-        assert c.model == model_config(size, vocab_size=c.model.vocab_size)
-        assert c.optim.label_smoothing == 0.1 and c.optim.grad_clip == 0.5 and c.optim.min_lr_ratio == 0.01
+def test_shipped_configs_are_the_layers_that_differ(tmp_path):
+    from smartr1.training.config import DataConfig, OptimConfig, TrainerConfig, config_dir_default
+
+    # the shipped files are package data, found without a source checkout
+    shipped = config_dir_default()
+    assert shipped.joinpath("pretrain.yaml").is_file()
+    assert "site-packages" in str(shipped) or str(shipped).endswith("src/smartr1/configs")
+    # pretraining is the dataclass defaults; mini / tiny change the batch size, nano nothing
+    assert (
+        load_config("pretrain", "nano").optim == OptimConfig()
+        and load_config("pretrain").data == DataConfig()
+    )
+    assert load_config("pretrain", "mini").data.batch_size == 8 != DataConfig().batch_size
+    assert load_config("pretrain", "tiny").model == model_config("tiny")
+    # every line of a shipped file changes something (no restated default)
+    defaults = {"data": DataConfig(), "optim": OptimConfig(), "trainer": TrainerConfig()}
+    for f in shipped.iterdir():
+        for section, values in (yaml.safe_load(f.read_text()) or {}).items():
+            for k, v in values.items():
+                if section == "model":
+                    assert getattr(model_config(f.name.removesuffix(".yaml")), k) != v, (f.name, k)
+                else:
+                    assert getattr(defaults[section], k) != v, (f.name, section, k)
+
+
+def test_layers_resolve_in_order_and_missing_or_wrong_files_fail(tmp_path):
+    (tmp_path / "pretrain.yaml").write_text(
+        yaml.safe_dump({"optim": {"lr": 1e-3}, "data": {"batch_size": 3}})
+    )
+    (tmp_path / "mini.yaml").write_text(yaml.safe_dump({"data": {"batch_size": 5}, "optim": {"lr": 2e-3}}))
+    c = load_config("pretrain", "mini", config_dir=tmp_path)
+    assert c.optim.lr == 1e-3 and c.data.batch_size == 3  # the stage file wins over the size file
     user = tmp_path / "u.yaml"
-    user.write_text(yaml.safe_dump({"optim": {"lr": 1e-3}, "model": {"agent_layers": 2}}))
-    c = load_config("pretrain", "nano", user, {"trainer": {"max_steps": 3}})
-    assert c.optim.lr == 1e-3 and c.model.agent_layers == 2 and c.trainer.max_steps == 3
+    user.write_text(yaml.safe_dump({"optim": {"lr": 4e-3}, "model": {"agent_layers": 2}}))
+    c = load_config("pretrain", "nano", user, {"trainer": {"max_steps": 3}}, config_dir=tmp_path)
+    assert c.optim.lr == 4e-3 and c.model.agent_layers == 2 and c.trainer.max_steps == 3
+    with pytest.raises(ValueError, match="no config for stage 'sft'"):
+        load_config("sft", config_dir=tmp_path)
+    with pytest.raises(ValueError, match="unknown stage"):
+        load_config("finetune")
     user.write_text(yaml.safe_dump({"optim": {"lr_typo": 1}}))
     with pytest.raises(ValueError, match="lr_typo"):
         load_config("pretrain", "nano", user)
+
+
+def test_configs_ship_in_the_wheel(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, tmp_path / name)
+    shutil.copytree(
+        root / "src", tmp_path / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__")
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", "dist", "."],
+        cwd=tmp_path, check=True, capture_output=True,
+    )  # fmt: skip
+    names = zipfile.ZipFile(next((tmp_path / "dist").glob("*.whl"))).namelist()
+    shipped = {n for n in names if n.startswith("smartr1/configs/")}
+    assert shipped == {f"smartr1/configs/{p.name}" for p in (root / "src/smartr1/configs").glob("*.yaml")}
+    assert "smartr1/configs/pretrain.yaml" in shipped
 
 
 def _data(tmp_path, n=4):
@@ -74,6 +131,7 @@ def _data(tmp_path, n=4):
 
 
 def _cfg(tmp_path, data, steps, **trainer):
+    """A small model; dropout stays on, so the random state matters for resuming."""
     small = {"vocab_size": V, "hidden": 32, "heads": 2, "head_dim": 8, "agent_layers": 1, "map_layers": 1}
     return load_config(
         "pretrain",
@@ -87,8 +145,21 @@ def _cfg(tmp_path, data, steps, **trainer):
     )
 
 
-def test_train_pretrain_writes_checkpoint_config_logs_and_resumes(tmp_path):
-    from smartr1.rollout.policy import load_policy
+class _Record(L.Callback):
+    """Scenario ids of every training batch; optionally stop after `stop_at` steps (an interruption)."""
+
+    def __init__(self, stop_at: int | None = None):
+        self.stop_at, self.seen = stop_at, []
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self.seen.append(list(batch.scenario_id))
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if self.stop_at is not None and trainer.global_step >= self.stop_at:
+            trainer.should_stop = True
+
+
+def test_train_pretrain_writes_checkpoint_config_logs(tmp_path):
     from smartr1.testing.tracks import synthetic_scenario
     from smartr1.training.pretrain import train_pretrain
 
@@ -98,11 +169,38 @@ def test_train_pretrain_writes_checkpoint_config_logs_and_resumes(tmp_path):
     assert torch.load(ckpt, weights_only=True)["global_step"] == 3
     assert yaml.safe_load((run / "config.yaml").read_text())["model"]["vocab_size"] == V
     assert (run / "vocab.pt").exists() and any((run / "tb").rglob("events.out.tfevents*"))
-    ckpt = train_pretrain(_cfg(tmp_path, data, 5), resume=True)
-    assert torch.load(ckpt, weights_only=True)["global_step"] == 5
     pol = load_policy(str(ckpt))
-    (ro,) = pol.rollout([synthetic_scenario(seed=9, num_agents=3)], num_rollouts=2, seed=0)
-    assert ro.x.shape == (2, 3, 80)
+    sc = synthetic_scenario(seed=9, num_agents=3)
+    (ro,) = pol.rollout([sc], num_rollouts=2, seed=0)
+    assert list(ro.object_id) == list(sc.tracks.id) and np.isfinite(ro.x).all()
+
+
+def test_resumed_training_equals_uninterrupted_training(tmp_path):
+    """Stop mid-epoch, resume from last.ckpt: the same batches, weights, optimizer and schedule state."""
+    from smartr1.training.pretrain import train_pretrain
+
+    data = _data(tmp_path, n=5)  # 3 batches of 2 per epoch: step 4 is mid-epoch
+    whole = _Record()
+    a = torch.load(train_pretrain(_cfg(tmp_path / "a", data, 7), callbacks=[whole]), weights_only=False)
+    first, second = _Record(stop_at=4), _Record()
+    cfg = _cfg(tmp_path / "b", data, 7)
+    mid = torch.load(train_pretrain(cfg, callbacks=[first]), weights_only=False)
+    assert mid["global_step"] == 4
+    b = torch.load(train_pretrain(cfg, resume=True, callbacks=[second]), weights_only=False)
+    assert b["global_step"] == a["global_step"] == 7
+    assert first.seen + second.seen == whole.seen  # the same data, in the same order
+    assert len({tuple(sorted(s)) for s in whole.seen[:3]}) == 3  # and it is shuffled, not constant
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, b["state_dict"][k]), k
+    sa, sb = a["optimizer_states"][0]["state"], b["optimizer_states"][0]["state"]
+    for k in sa:
+        for name in ("exp_avg", "exp_avg_sq", "step"):
+            assert torch.equal(sa[k][name], sb[k][name]), (k, name)
+    assert a["lr_schedulers"] == b["lr_schedulers"]
+    # the weights did move, so equality is not trivial
+    assert any(
+        not torch.equal(v, mid["state_dict"][k]) for k, v in a["state_dict"].items() if v.is_floating_point()
+    )
 
 
 def test_ddp_two_cpu_processes(tmp_path):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from smartr1.cli.options import Threads, apply_threads
+from smartr1.cli.options import Threads, apply_threads, chunks
 
 
 def simulate_command(
@@ -26,6 +26,9 @@ def simulate_command(
     device: Annotated[str, typer.Option(help="torch device: cpu, cuda, ...")] = "cpu",
     top_k: Annotated[int, typer.Option(help="Sample among the top-k tokens (1 = greedy).")] = 5,
     temperature: Annotated[float, typer.Option(help="Softmax temperature of sampling.")] = 1.0,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Scenarios simulated together in one batched pass (model policies).")
+    ] = 4,
     scenarios_per_shard: Annotated[int, typer.Option(help="Scenarios per output shard.")] = 64,
     skip_bad: Annotated[bool, typer.Option(help="Skip corrupt records instead of failing.")] = False,
     threads: Threads = None,
@@ -49,18 +52,21 @@ def simulate_command(
     if not files:
         console.print(f"[red]error:[/red] no scenario files match {scenarios}")
         raise typer.Exit(1)
-    policy = load_policy(checkpoint, device=device, top_k=top_k, temperature=temperature)
+    policy = load_policy(
+        checkpoint, device=device, top_k=top_k, temperature=temperature, scenarios_per_batch=batch_size
+    )
     stats = {"scenarios": 0, "agents": 0, "seconds": 0.0}
 
     def generate(progress, task):
-        for sc in read_scenarios(files, skip_bad=skip_bad):
+        for chunk in chunks(read_scenarios(files, skip_bad=skip_bad), batch_size):
             t = time.perf_counter()
-            (ro,) = policy.rollout([sc], num_rollouts=rollouts, seed=seed)
+            ros = policy.rollout(list(chunk), num_rollouts=rollouts, seed=seed)
             stats["seconds"] += time.perf_counter() - t
-            stats["scenarios"] += 1
-            stats["agents"] += ro.num_agents
-            progress.advance(task)
-            yield ro
+            for ro in ros:
+                stats["scenarios"] += 1
+                stats["agents"] += ro.num_agents
+                progress.advance(task)
+                yield ro
 
     with Progress(
         TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console

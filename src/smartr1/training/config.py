@@ -1,15 +1,19 @@
-"""Typed training configs, resolved from dataclass defaults and YAML layers.
+"""Typed training configs: defaults in the dataclasses below, differences in small YAML layers.
 
-Resolution order (later wins): dataclass defaults -> configs/base.yaml -> configs/<size>.yaml ->
-configs/<stage>.yaml -> a user YAML file -> explicit overrides (CLI). Model hyper-parameters start
-from the named size in `smartr1.model.config.SIZES`; YAML `model:` sections only override fields.
-Every run writes the resolved config beside its outputs (`config.yaml`).
+Resolution order (later wins): dataclass defaults (the pretraining settings) -> the size file
+`smartr1/configs/<size>.yaml` if the size changes anything besides the model -> the stage file
+`smartr1/configs/<stage>.yaml` (required) -> a user YAML file -> explicit overrides (CLI). Model
+hyper-parameters start from the named size in `smartr1.model.config.SIZES`; YAML `model:` sections only
+override fields. The YAML files are package data, so they work from an installed wheel. Every run
+writes the resolved config beside its outputs (`config.yaml`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +21,12 @@ import yaml
 
 from smartr1.model.config import ModelConfig, model_config
 
-CONFIG_DIR = Path(__file__).resolve().parents[3] / "configs"
 STAGES = ("pretrain", "sft", "rft", "sft2")
+
+
+def config_dir_default() -> Traversable:
+    """The shipped stage and size files (inside the installed package)."""
+    return resources.files("smartr1") / "configs"
 
 
 @dataclass
@@ -87,7 +95,7 @@ def _merge(base: dict, update: dict) -> dict:
     return out
 
 
-def _read_yaml(path: Path) -> dict:
+def _read_yaml(path: Path | Traversable) -> dict:
     try:
         d = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as e:
@@ -125,22 +133,26 @@ def load_config(
     size: str = "nano",
     path: str | Path | None = None,
     overrides: dict[str, Any] | None = None,
-    config_dir: str | Path | None = None,
+    config_dir: str | Path | Traversable | None = None,
 ) -> TrainConfig:
     """Resolve a TrainConfig for a stage and size (see module docstring)."""
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; choose one of {STAGES}")
-    cdir = Path(config_dir) if config_dir is not None else CONFIG_DIR
+    cdir = config_dir_default() if config_dir is None else config_dir
+    cdir = Path(cdir) if isinstance(cdir, str) else cdir
+    stage_file = cdir / f"{stage}.yaml"
+    if not stage_file.is_file():
+        raise ValueError(f"no config for stage {stage!r}: {stage_file} is missing")
     d: dict = {}
-    for name in ("base", size, stage):
-        p = cdir / f"{name}.yaml"
-        if p.exists():
-            d = _merge(d, _read_yaml(p))
+    size_file = cdir / f"{size}.yaml"
+    if size_file.is_file():
+        d = _merge(d, _read_yaml(size_file))
+    d = _merge(d, _read_yaml(stage_file))
     if path is not None:
         d = _merge(d, _read_yaml(Path(path)))
     d = _merge(d, {"stage": stage, "size": size})
     d = _merge(d, overrides or {})
     # a user file may pick another size; the size layer then follows it
     if d.get("size", size) != size:
-        return load_config(stage, d["size"], path, overrides, config_dir)
+        return load_config(stage, d["size"], path, overrides, cdir)
     return from_dict(d)

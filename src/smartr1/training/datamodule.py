@@ -1,7 +1,8 @@
 """LightningDataModule over Scenario TFRecord shards (WOMD or generated: the same format).
 
-Scenarios are tokenized once into the token cache (`smartr1.data.batch.TokenizedDataset`); in
-`prepare_data` (one process) so that distributed ranks only read the cache.
+Scenarios are tokenized once into the token cache (`smartr1.training.cache`) in `prepare_data` (one
+process), so that distributed ranks only read the cache. The training order is resumable
+(`smartr1.training.data_order`): a resumed run sees the same batches as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 from functools import partial
 
 import lightning as L
-import torch
+from torch.utils.data import DataLoader
 
+from smartr1.tokens.batch import collate, collate_cropped
+from smartr1.training.cache import TokenizedDataset
 from smartr1.training.config import DataConfig
+from smartr1.training.data_order import EpochSampler, ResumableLoader
 
 
 class SceneDataModule(L.LightningDataModule):
@@ -26,8 +30,6 @@ class SceneDataModule(L.LightningDataModule):
         self.val_set = None
 
     def _dataset(self, files):
-        from smartr1.training.cache import TokenizedDataset
-
         return TokenizedDataset(files, self.vocab, cache_dir=self.cfg.cache_dir, skip_bad=self.cfg.skip_bad)
 
     def prepare_data(self):
@@ -45,21 +47,26 @@ class SceneDataModule(L.LightningDataModule):
         if self.val_set is None and self.cfg.val:
             self.val_set = self._dataset(self.cfg.val)
 
-    def _loader(self, ds, shuffle: bool):
-        from smartr1.tokens.batch import collate, collate_cropped
+    def _ranks(self) -> tuple[int, int]:
+        t = self.trainer
+        return (t.global_rank, t.world_size) if t is not None else (0, 1)
 
+    def consumed_batches(self) -> int:
+        """Training batches used so far: one per optimizer step."""
+        return self.trainer.global_step if self.trainer is not None else 0
+
+    def _loader(self, ds, shuffle: bool):
         fn = (
             collate if self.map_crop_radius is None else partial(collate_cropped, radius=self.map_crop_radius)
         )
-        return torch.utils.data.DataLoader(
-            ds,
-            batch_size=self.cfg.batch_size,
-            shuffle=shuffle,
-            collate_fn=fn,
-            num_workers=self.cfg.num_workers,
-            persistent_workers=self.cfg.num_workers > 0,
-            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
+        rank, world = self._ranks()
+        sampler = EpochSampler(len(ds), self.cfg.batch_size, self.seed, shuffle, rank, world)
+        kw = dict(
+            collate_fn=fn, num_workers=self.cfg.num_workers, persistent_workers=self.cfg.num_workers > 0
         )
+        if shuffle:
+            return ResumableLoader(ds, sampler, self.consumed_batches, **kw)
+        return DataLoader(ds, batch_size=self.cfg.batch_size, sampler=sampler, **kw)
 
     def train_dataloader(self):
         return self._loader(self.train_set, shuffle=True)

@@ -18,6 +18,7 @@ from smartr1.model.checkpoint import smartr1_meta
 from smartr1.model.config import ModelConfig
 from smartr1.model.smart import SMART
 from smartr1.training.config import TrainConfig
+from smartr1.training.resume import RandomState, SaveLastOnEnd
 
 
 def next_token_targets(batch, node_valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -123,18 +124,7 @@ def resolve_vocab(cfg: TrainConfig, out: Path):
     return vocab
 
 
-class SaveLastOnEnd(L.Callback):
-    """Step-based checkpointing skips the final steps when max_steps is not a multiple of the period;
-    this makes `last.ckpt` always the end state."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-
-    def on_train_end(self, trainer, pl_module):
-        trainer.save_checkpoint(self.path)
-
-
-def make_trainer(cfg: TrainConfig, out: Path, has_val: bool) -> L.Trainer:
+def make_trainer(cfg: TrainConfig, out: Path, has_val: bool, callbacks: list | None = None) -> L.Trainer:
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -162,8 +152,11 @@ def make_trainer(cfg: TrainConfig, out: Path, has_val: bool) -> L.Trainer:
         callbacks=[
             ckpt,
             LearningRateMonitor(logging_interval="step"),
+            RandomState(),
             SaveLastOnEnd(out / "checkpoints" / "last.ckpt"),
+            *(callbacks or []),
         ],
+        use_distributed_sampler=False,  # the data module shards its own resumable order
         val_check_interval=t.val_every_n_steps if has_val else None,
         check_val_every_n_epoch=None if has_val else 1,
         limit_val_batches=None if has_val else 0,
@@ -178,8 +171,8 @@ def model_reach(m) -> float:
     return m.map_to_agent_radius + m.map_layers * m.map_radius + 5.0
 
 
-def train_pretrain(cfg: TrainConfig, resume: bool = False) -> Path:
-    """Run pretraining as configured; returns the path of the last checkpoint."""
+def train_pretrain(cfg: TrainConfig, resume: bool = False, callbacks: list | None = None) -> Path:
+    """Run pretraining as configured (extra Lightning `callbacks` optional); returns the last checkpoint."""
     import dataclasses
 
     from smartr1.model.checkpoint import load_model
@@ -205,7 +198,7 @@ def train_pretrain(cfg: TrainConfig, resume: bool = False) -> Path:
         parent, _ = load_model(cfg.init_checkpoint)
         module.model.load_state_dict(parent.state_dict())
     dm = SceneDataModule(cfg.data, vocab, seed=cfg.trainer.seed, map_crop_radius=model_reach(cfg.model))
-    trainer = make_trainer(cfg, out, has_val=bool(cfg.data.val))
+    trainer = make_trainer(cfg, out, has_val=bool(cfg.data.val), callbacks=callbacks)
     ckpt_path = "last" if resume and last_checkpoint(out) is not None else None
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     last = last_checkpoint(out)
