@@ -23,7 +23,8 @@ from common import machine as describe_machine
 from smartr1.model.smart import SMART, model_config
 from smartr1.rollout.engine import rollout_batch
 from smartr1.testing.batches import arc_vocab_poses, random_scene_batch
-from smartr1.training.pretrain import next_token_loss, next_token_targets
+from smartr1.training.losses import next_token_loss
+from smartr1.training.pretrain import next_token_targets
 
 TARGETS = {"nano": 1.0e6, "mini": 3.0e6, "tiny": 7.0e6}
 

@@ -30,9 +30,10 @@ def _exported_model(path):
 
 
 def test_simulate_batches_scenarios_without_changing_the_output(tmp_path):
-    shard = tmp_path / "val.tfrecord"
+    shard = tmp_path / "val"
     scs = [synthetic_scenario(seed=i, num_agents=4 + 2 * i, scenario_id=f"s{i}") for i in range(5)]
-    write_scenarios(shard, scs)
+    write_scenarios(shard / "a.tfrecord", scs[:3])
+    write_scenarios(shard / "b.tfrecord", scs[3:])
     ckpt = _exported_model(tmp_path / "model.pt")
     runner = CliRunner()
     outs = {}
@@ -40,12 +41,12 @@ def test_simulate_batches_scenarios_without_changing_the_output(tmp_path):
         out = tmp_path / f"bs{bs}"
         res = runner.invoke(
             app, ["simulate", "--checkpoint", str(ckpt), "-s", str(shard), "-o", str(out), "--rollouts", "4",
-                  "--batch-size", str(bs), "--scenarios-per-shard", "2"],
+                  "--batch-size", str(bs)],
         )  # fmt: skip
         assert res.exit_code == 0, res.output
-        assert "5 scenarios" in res.output
-        outs[bs] = sorted(out.iterdir())
-    assert [p.name for p in outs[1]] == [p.name for p in outs[3]] and len(outs[1]) == 3
+        assert "2 scenario shard(s)" in res.output
+        outs[bs] = sorted(p for p in out.iterdir() if not p.name.startswith("."))
+    assert [p.name for p in outs[1]] == [p.name for p in outs[3]] and len(outs[1]) == 2  # one per input
     for a, b in zip(outs[1], outs[3], strict=True):
         assert a.read_bytes() == b.read_bytes()
     ros = load_rollouts(tmp_path / "bs3")
@@ -79,3 +80,12 @@ def test_simulate_reference_policy_and_bad_input(tmp_path):
     assert isinstance(res.exception, DataError) and "none*: glob pattern matches no file" in str(
         res.exception
     )
+
+
+def test_cli_start_default_is_the_library_default():
+    import inspect
+
+    from smartr1.cli.simulate import simulate_command
+    from smartr1.rollout.session import DEFAULT_START
+
+    assert inspect.signature(simulate_command).parameters["start"].default == DEFAULT_START

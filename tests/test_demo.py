@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from smartr1.data.womd import read_scenarios
 from smartr1.demo import COMPARED_POLICIES, DemoConfig, run_demo
+from smartr1.metrics.scoring import evaluate_rollouts
+from smartr1.metrics.submission import load_rollouts
 
 pytestmark = pytest.mark.sumo
 
@@ -25,12 +28,22 @@ def test_demo_end_to_end_and_resume(tmp_path):
     report = run_demo(cfg)
     saved = json.loads((cfg.out / "report.json").read_text())
     assert set(saved["results"]) == set(COMPARED_POLICIES)
+    # the report's numbers are those of the shards on disk, scored again here independently
+    val = list(read_scenarios(cfg.out / "data" / "val"))
     for name in COMPARED_POLICIES:
-        assert 0.0 < saved["results"][name]["dataset"]["metametric"] <= 1.0
-    oracle = saved["results"]["logged-oracle"]["dataset"]
-    assert oracle["min_average_displacement_error"] == 0.0
-    assert oracle["metametric"] > saved["results"]["constant-velocity"]["dataset"]["metametric"]
+        again = evaluate_rollouts(val, load_rollouts(cfg.out / "rollouts" / name))["dataset"]
+        assert saved["results"][name]["dataset"] == again, name
+    res = {k: v["dataset"] for k, v in saved["results"].items()}
+    assert res["logged-oracle"]["min_average_displacement_error"] == 0.0
+    # The oracle, scored in the same run, clears both policies by a wide margin; 3 training steps on
+    # 4 tiny scenes put the model anywhere near constant velocity (above or below), but not on it.
+    smart, cv = res["smart"]["metametric"], res["constant-velocity"]["metametric"]
+    assert res["logged-oracle"]["metametric"] > max(smart, cv) + 0.2
+    assert smart != cv
     assert report["pictures"] and all(Path(p).exists() for p in report["pictures"])
+    assert (cfg.out / "pictures" / "kinematics.png").exists() and "moving_vehicle" in saved["kinematics"][
+        "smart"
+    ]
     assert (cfg.out / "report.md").read_text().startswith("# smartr1 demo report")
     # A second run finds every stage done and gives the same numbers.
     again = run_demo(cfg)

@@ -21,10 +21,26 @@ ALLOWED: dict[str, set[str]] = {
     "model": {"data", "tokens"},
     "rollout": {"data", "tokens", "metrics", "model"},
     "training": {"data", "tokens", "metrics", "model", "rollout"},
+    "sim": {"data", "tokens", "metrics", "model", "rollout"},
+    "distributed": {"data", "tokens", "metrics", "model", "rollout", "training"},
     "testing": {"data", "tokens"},
     "machine": set(),
-    "demo": {"data", "tokens", "metrics", "viz", "model", "rollout", "training", "machine"},
-    "cli": {"data", "tokens", "metrics", "viz", "model", "rollout", "training", "machine", "demo"},
+    "reports": {"data", "tokens", "metrics", "viz", "model", "rollout", "training", "machine"},
+    "demo": {"data", "tokens", "metrics", "viz", "model", "rollout", "training", "machine", "reports"},
+    "cli": {
+        "data",
+        "tokens",
+        "metrics",
+        "viz",
+        "model",
+        "rollout",
+        "training",
+        "machine",
+        "reports",
+        "demo",
+        "sim",
+        "distributed",
+    },
 }
 
 

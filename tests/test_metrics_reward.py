@@ -90,3 +90,33 @@ def test_nonfinite_rollouts_get_nan_reward(setup):
     assert torch.isfinite(plain[0]) and torch.isnan(plain[1])
     grouped = metametric_reward(ctx, future, group_size=16, nonfinite_value=-1.0)
     assert grouped[1, 1] == -1.0 and grouped[1, 0] > 0 and torch.all(grouped[0] > 0)
+
+
+def test_leave_one_out_equals_a_direct_computation_on_31_rollouts(setup):
+    """M(-i) from one shared feature pass equals scoring the 31 other rollouts directly; the 32-rollout
+    path is untouched (checked against the official goldens in test_metrics_golden)."""
+    from smartr1.metrics.reward import leave_one_out_fields
+
+    scens, _ = setup
+    ctx = ScenarioContext.build(scens)
+    rng = np.random.default_rng(0)
+    base = ctx.align([logged_oracle(s) for s in scens])
+    noise = torch.from_numpy(rng.normal(0, 1, base.shape).astype(np.float32)) * torch.tensor(
+        [0.5, 0.5, 0, 0.05]
+    )
+    noise = noise * torch.linspace(0, 2, 32)[None, :, None, None, None]  # rollouts of varying quality
+    future = base + noise
+    loo = leave_one_out_fields(ctx, future)
+    assert loo["metametric"].shape == (2, 32)
+    for i in (0, 7, 31):
+        rest = torch.cat([future[:, :i], future[:, i + 1 :]], 1)
+        direct = metric_fields(ctx, rest)
+        for k in ("metametric", "linear_speed_likelihood", "collision_indication_likelihood",
+                  "min_average_displacement_error"):  # fmt: skip
+            torch.testing.assert_close(loo[k][:, i], direct[k], rtol=0, atol=0, msg=f"{k}, rollout {i}")
+    # removing a noisier rollout helps the rest: the leave-one-out reward ranks rollouts by quality
+    from smartr1.training.advantages import leave_one_out
+
+    r = leave_one_out(loo["metametric"])
+    assert torch.allclose(r.sum(-1), torch.zeros(2), atol=1e-5)
+    assert (r[:, :4].mean(-1) > r[:, -4:].mean(-1)).all()

@@ -65,16 +65,20 @@ def test_tokens_are_seeded_top_k_samples_of_the_returned_logits():
     assert torch.equal(again.token, out.token) and torch.equal(again.pose, out.pose)
 
 
-def test_poses_chain_the_vocabulary_from_the_current_pose():
+@pytest.mark.parametrize("start", ["logged", "tokenized"])
+def test_poses_chain_the_vocabulary_from_the_start_pose(start):
+    """The future starts at the logged step-10 pose (or, optionally, the tokenized one)."""
     m = small_model()
     b = random_scene_batch(2, 5, 20, m.vocab_poses, extent=40, seed=4)
-    out = rollout_batch(m, b, num_rollouts=3, seed=2)
+    assert (b.logged[:, :, 2] - b.pose[:, :, 2]).abs().max() > 0.01  # the two starts differ
+    out = rollout_batch(m, b, num_rollouts=3, seed=2, start=start)
     vocab = m.vocab_poses.double().numpy()
     for s in range(2):
         for a in range(5):
             cls = int(b.agent_class[s, a])
             for ri in range(3):
-                x, y, h = b.pose[s, a, 2].double().tolist()  # anchor 2 = the current step 10
+                now = b.logged[:, :, 2] if start == "logged" else b.pose[:, :, 2]  # anchor 2 = step 10
+                x, y, h = now[s, a].double().tolist()
                 want = []
                 for slot in range(16):
                     for lx, ly, lh in vocab[cls, int(out.token[s, ri, a, slot])]:
@@ -87,13 +91,15 @@ def test_poses_chain_the_vocabulary_from_the_current_pose():
                 np.testing.assert_allclose(got[:, :2], want[:, :2], atol=2e-3)
                 dh = (got[:, 2] - want[:, 2] + np.pi) % (2 * np.pi) - np.pi
                 np.testing.assert_allclose(dh, 0.0, atol=1e-4)
+    if start == "logged":  # the default (measured better: benchmarks/results/rollout_start.md)
+        assert torch.equal(rollout_batch(m, b, num_rollouts=3, seed=2).pose, out.pose)
 
 
 def test_kv_cached_rollout_matches_full_recompute():
     m = small_model()
     b = random_scene_batch(2, 8, 40, m.vocab_poses, extent=30, seed=3)
     b.sim_mask[0, 2] = False  # a non-simulated agent is dropped from the rollout
-    out = rollout_batch(m, b, num_rollouts=3, seed=1, return_logits=True)
+    out = rollout_batch(m, b, num_rollouts=3, seed=1, return_logits=True, start="tokenized")
     sim = b.sim_mask & b.agent_mask
     for r in range(3):
         tok, tv, pose, pv = b.token.clone(), b.token_valid.clone(), b.pose.clone(), b.pose_valid.clone()
@@ -109,7 +115,7 @@ def test_kv_cached_rollout_matches_full_recompute():
 
 
 @torch.no_grad()
-def _reference_rollout(model, batch, r, seed, top_k):
+def _reference_rollout(model, batch, r, seed, top_k, start):
     """The closed loop written out plainly (no session, no compaction): the stepped session must give
     exactly this, bit for bit."""
     from smartr1.rollout.sampling import draw_uniforms, scenario_generators
@@ -127,7 +133,8 @@ def _reference_rollout(model, batch, r, seed, top_k):
         )
     row = torch.arange(b).repeat_interleave(r)
     cache, logits = cache.repeat_interleave(r), logits.repeat_interleave(r, 0)
-    pose, sim_r = node_pose[:, :, 1][row], sim[row]
+    pose = (batch.logged[:, :, 2] if start == "logged" else node_pose[:, :, 1])[row]
+    sim_r = sim[row]
     gens = scenario_generators(seed, list(batch.scenario_id))
     toks = []
     for k in range(16):
@@ -140,11 +147,13 @@ def _reference_rollout(model, batch, r, seed, top_k):
     return torch.stack(toks, -1).view(b, r, a, 16)
 
 
-def test_stepped_session_equals_the_plain_loop():
+@pytest.mark.parametrize("start", ["logged", "tokenized"])
+def test_stepped_session_equals_the_plain_loop(start):
     m = small_model()
     b = random_scene_batch(2, 9, 30, m.vocab_poses, extent=30, seed=7)
     b.sim_mask[0, :3] = False  # compaction moves the sim agents; results must not notice
-    assert torch.equal(rollout_batch(m, b, 4, seed=3).token, _reference_rollout(m, b, 4, 3, 5))
+    got = rollout_batch(m, b, 4, seed=3, start=start).token
+    assert torch.equal(got, _reference_rollout(m, b, 4, 3, 5, start))
 
 
 def test_rollout_of_a_scenario_does_not_depend_on_its_batch_mates():
@@ -209,3 +218,27 @@ def test_reference_policy_by_name(real_scenarios):
     (ro,) = load_policy("Stationary").rollout([sc], num_rollouts=2, seed=0)
     now = sc.tracks.x[sc.sim_agent_index(), 10].astype(np.float32)
     np.testing.assert_array_equal(ro.x, np.broadcast_to(now[None, :, None], ro.x.shape))
+
+
+def test_replayed_logits_equal_the_sampling_logits():
+    from smartr1.rollout.session import RolloutSession, TopKSampler, replay_logits
+
+    m = small_model()
+    b = random_scene_batch(2, 6, 30, m.vocab_poses, extent=30, seed=8)
+    b.sim_mask[1, 4:] = False
+    session = RolloutSession(m, num_rollouts=3)
+    with torch.no_grad():
+        state = session.reset(b)
+        choose = TopKSampler(state.scene, seed=1)
+        seen = []
+        while not state.done:
+            state, logits = session.step(state, choose)
+            seen.append(logits)
+    sim = state.scene.sim
+    replay = replay_logits(m, state)  # with gradients: the RFT path
+    assert replay.requires_grad
+    sampled = torch.stack(seen, 2)
+    torch.testing.assert_close(replay.detach()[sim], sampled[sim], atol=1e-4, rtol=1e-4)
+    rows = torch.tensor([4, 1])
+    sub = replay_logits(m, state, rows)
+    torch.testing.assert_close(sub.detach(), replay.detach()[rows], atol=1e-5, rtol=1e-5)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from smartr1.data.scenario import AgentType, MapKind
+from smartr1.data.scenario import AgentType, LaneType, MapKind
 from smartr1.data.sumo import generate as gen
 from smartr1.data.sumo import plan
 from smartr1.data.sumo.world import WorldError
@@ -93,12 +93,101 @@ def test_generated_scenarios_read_back_sane(runs):
         check_map(s.map, s.signals.lane_id[s.signals.valid])
         assert len(s.map.of_kind(MapKind.ROAD_EDGE)) > 0
         assert s.signals.num_steps == NUM_STEPS
-        # Vehicles drive on lanes: centre within 2.5 m of a lane centreline point.
-        lane_pts = np.concatenate([s.map.polyline(f)[:, :2] for f in s.map.of_kind(MapKind.LANE)])
+        # Vehicles drive on car lanes: a moving vehicle's centre is within 2.5 m of a car-lane
+        # centreline point; stationary ones are either on a car lane or parked beside it.
+        lane_pts = _car_lane_points(s.map)
+        speed = np.hypot(t.velocity_x, t.velocity_y)
         veh = np.flatnonzero((t.type == AgentType.VEHICLE) & t.valid[:, CURRENT_STEP])
         for i in veh:
             p = np.array([t.x[i, CURRENT_STEP], t.y[i, CURRENT_STEP]])
-            assert np.hypot(*(lane_pts - p).T).min() < 2.5
+            d = np.hypot(*(lane_pts - p).T).min()
+            assert d < 2.5 if speed[i][t.valid[i]].max() > 0.5 else d < PARKED_FROM_LANE[1]
+
+
+PARKED_FROM_LANE = (2.3, 3.6)  # m from a car-lane centre: half a lane + half a parking lane
+
+
+def _car_lane_points(m) -> np.ndarray:
+    lanes = [f for f in m.of_kind(MapKind.LANE) if m.subtype[f] != LaneType.BIKE_LANE]
+    return np.concatenate([m.polyline(f)[:, :2] for f in lanes])
+
+
+def test_scenarios_contain_parked_cars(runs):
+    """Parked cars are ordinary vehicle tracks: valid boxes, zero speed, beside a car lane."""
+    parked = 0
+    for s in read_scenarios(runs["a_dir"]):
+        t = s.tracks
+        lane_pts = _car_lane_points(s.map)
+        for i in np.flatnonzero(t.type == AgentType.VEHICLE):
+            v = t.valid[i]
+            if np.hypot(t.velocity_x[i], t.velocity_y[i])[v].max() > 0.0:
+                continue
+            d = np.hypot(*(lane_pts - [t.x[i, v][0], t.y[i, v][0]]).T).min()
+            if d < 1.0:
+                continue  # standing in a queue on its lane
+            parked += 1
+            assert PARKED_FROM_LANE[0] < d < PARKED_FROM_LANE[1]
+            assert np.ptp(t.x[i, v]) == 0 and np.ptp(t.y[i, v]) == 0 and np.ptp(t.heading[i, v]) == 0
+            assert ((t.length[i, v] > 3) & (t.width[i, v] > 1.5) & (t.height[i, v] > 1)).all()
+            assert i not in s.tracks_to_predict and i != s.sdc_track_index
+    assert parked > 0
+
+
+@pytest.fixture(scope="module")
+def parked_log(tmp_path_factory):
+    from smartr1.data.sumo.map_extract import extract_map
+    from smartr1.data.sumo.record import record
+    from smartr1.data.sumo.world import TINY, build_world, sample_world
+
+    files = build_world(sample_world(11, 200.0, TINY, layout="grid"), tmp_path_factory.mktemp("parked"))
+    log = record(files, 11, 20.0, 100)
+    return files, log, extract_map(files.net)
+
+
+def test_parked_cars_stand_still_beside_the_lane_for_the_whole_recording(parked_log):
+    from smartr1.data.sumo.parking import is_parked
+
+    files, log, wmap = parked_log
+    parked = [a for a in log.agents if is_parked(a.sumo_id)]
+    assert files.parked > 0 and len(parked) == files.parked  # every one of them was inserted
+    lane_pts = _car_lane_points(wmap.features)
+    edges = np.concatenate(
+        [wmap.features.polyline(f)[:, :2] for f in wmap.features.of_kind(MapKind.ROAD_EDGE)]
+    )
+    for a in parked:
+        assert a.type == AgentType.VEHICLE and a.start == 0 and a.stop == log.num_steps
+        for arr in (a.x, a.y, a.heading):
+            assert np.ptp(arr) == 0
+        assert not a.vx.any() and not a.vy.any()
+        p = np.array([a.x[0], a.y[0]])
+        assert PARKED_FROM_LANE[0] < np.hypot(*(lane_pts - p).T).min() < PARKED_FROM_LANE[1]
+        assert np.hypot(*(edges - p).T).min() > a.width / 2  # inside the curb, not on the sidewalk
+    # Parked boxes are disjoint along their lane (sorted by position along the heading).
+    by_heading: dict[float, list] = {}
+    for a in parked:
+        by_heading.setdefault(round(float(a.heading[0]), 2), []).append(a)
+    for group in by_heading.values():
+        h = group[0].heading[0]
+        along = sorted((a.x[0] * np.cos(h) + a.y[0] * np.sin(h), a.length) for a in group)
+        lateral = {round(-a.x[0] * np.sin(h) + a.y[0] * np.cos(h), 1) for a in group}
+        if len(lateral) == 1:  # all on one line
+            for (c1, l1), (c2, l2) in zip(along, along[1:], strict=False):
+                assert c2 - c1 >= (l1 + l2) / 2
+
+
+def test_moving_traffic_keeps_off_parking_lanes(parked_log):
+    """No driving vehicle ever comes as close to a parked car as a car in the same lane would."""
+    from smartr1.data.sumo.parking import is_parked
+
+    _, log, _ = parked_log
+    parked = np.array([[a.x[0], a.y[0]] for a in log.agents if is_parked(a.sumo_id)])
+    for a in log.agents:
+        if is_parked(a.sumo_id) or a.type != AgentType.VEHICLE:
+            continue
+        pts = np.stack([a.x[~a.internal], a.y[~a.internal]], axis=1)[::10]
+        if len(pts):
+            d = np.hypot(pts[:, None, 0] - parked[None, :, 0], pts[:, None, 1] - parked[None, :, 1])
+            assert d.min() > 1.5
 
 
 def test_summary_reports_worlds(runs):

@@ -13,10 +13,14 @@ pytestmark = pytest.mark.sumo
 
 
 @pytest.fixture(scope="module", params=LAYOUTS)
-def world_map(request, tmp_path_factory):
+def world_net(request, tmp_path_factory):
     spec = sample_world(7, 100.0, TINY, layout=request.param)
-    net = build_net(spec, tmp_path_factory.mktemp(request.param))
-    return extract_map(net)
+    return build_net(spec, tmp_path_factory.mktemp(request.param))
+
+
+@pytest.fixture(scope="module")
+def world_map(world_net):
+    return extract_map(world_net)
 
 
 def _lane_ids(m):
@@ -28,11 +32,15 @@ def check_map(m, signal_lanes=()):
     assert lanes
     assert len(set(m.id.tolist())) == m.num_features  # unique feature ids
     for f in range(m.num_features):
-        assert len(m.polyline(f)) >= 2, f"feature {m.id[f]} has < 2 points"
+        if m.kind[f] == MapKind.STOP_SIGN:  # a point, like WOMD's stop sign position
+            assert len(m.polyline(f)) == 1, f"stop sign {m.id[f]} is not one point"
+        else:
+            assert len(m.polyline(f)) >= 2, f"feature {m.id[f]} has < 2 points"
     assert np.isfinite(m.points).all()
-    for key in ("entry_lanes", "exit_lanes", "left_neighbors", "right_neighbors"):
+    for key in ("entry_lanes", "exit_lanes", "left_neighbors", "right_neighbors", "stop_sign_lanes"):
         for fid, refs in getattr(m, key).items():
-            assert fid in lanes, f"{key} of a non-lane {fid}"
+            if key != "stop_sign_lanes":
+                assert fid in lanes, f"{key} of a non-lane {fid}"
             assert set(refs) <= lanes, f"{key} of lane {fid} refers to a missing lane"
     for lid in signal_lanes:
         assert int(lid) in lanes, f"signal on missing lane {lid}"
@@ -77,3 +85,27 @@ def test_resample_spacing_and_ends():
     assert np.allclose(r[0], p[0]) and np.allclose(r[-1], p[-1])
     steps = np.hypot(*np.diff(r, axis=0).T)
     assert steps.max() <= 0.5 + 1e-9 and steps.min() > 0.4
+
+
+def test_stop_signs_control_car_lanes_and_stand_at_their_end(world_map):
+    """Unsignalled junctions (stop-controlled residential crossings) get a stop sign at the curb."""
+    m = world_map.features
+    idx = {int(i): k for k, i in enumerate(m.id)}
+    assert len(m.of_kind(MapKind.STOP_SIGN)) > 0
+    for f in m.of_kind(MapKind.STOP_SIGN):
+        pos = m.polyline(f)[0, :2]
+        lanes = m.stop_sign_lanes[int(m.id[f])]
+        assert lanes
+        for lid in lanes:
+            k = idx[lid]
+            assert m.subtype[k] == LaneType.SURFACE_STREET and not m.interpolating[k]
+            assert np.hypot(*(m.polyline(k)[-1, :2] - pos)) < 15.0  # beside the stop line
+
+
+def test_parking_lanes_are_not_map_lanes(world_map, request):
+    """Parked cars stand on lanes no class may use; the map has no lane there (like WOMD)."""
+    from smartr1.data.sumo.parking import parking_lanes
+
+    net = request.getfixturevalue("world_net")
+    ids = set(world_map.lane_ids)
+    assert all(p.lane not in ids for p in parking_lanes(net))

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from smartr1.data.errors import DataError
-from smartr1.data.geometry import box_corners, corner_distance, to_local, to_world
+from smartr1.data.geometry import box_corners, corner_distance, to_local, to_world, wrap_angle
 from smartr1.data.scenario import AgentType
 from smartr1.data.timeline import NUM_SLOTS
 from smartr1.testing.tracks import synthetic_scenario
@@ -135,7 +135,7 @@ def test_sim_agents_have_history_tokens(real_scenarios, syn_vocab):
         assert tok.pose.dtype == torch.float32 and tok.pose.shape == (s.tracks.num_agents, 19, 3)
 
 
-def test_flip_is_ignored(syn_vocab):
+def test_flip_and_glitch_are_removed(syn_vocab):
     s = synthetic_scenario(7, 6)
     base = tokenize_scenario(s, syn_vocab)
     flipped = dataclasses.replace(s, tracks=dataclasses.replace(s.tracks, heading=s.tracks.heading.copy()))
@@ -145,7 +145,45 @@ def test_flip_is_ignored(syn_vocab):
     tok = tokenize_scenario(flipped, syn_vocab)
     assert torch.equal(tok.token, base.token)
     ct = clean_tracks(flipped)
-    np.testing.assert_allclose(ct.pose[2, 30:34, 2], np.full(4, ct.pose[2, 29, 2]))
+    np.testing.assert_allclose(ct.pose[2, 30:34, 2], s.tracks.heading[2, 30:34], atol=1e-6)  # undone
+    np.testing.assert_allclose(ct.pose[3, 51, 2], ct.pose[3, 50, 2])  # held
+
+
+def _walker(turn_at: int, turn: float, speed: float = 1.4):
+    """A pedestrian walking along +x that turns by `turn` rad within one step at `turn_at`, then walks on
+    in its new heading (the log's heading follows its motion, as SUMO's does)."""
+    from smartr1.testing.scenes import make_scenario
+
+    t = np.arange(91)
+    h = np.where(t < turn_at, 0.0, turn)
+    step = speed * 0.1 * np.stack([np.cos(h), np.sin(h)], -1)
+    pos = np.concatenate([[[0.0, 0.0]], np.cumsum(step[:-1], 0)])
+    return make_scenario(pos[None, :, 0], pos[None, :, 1], h[None].astype(np.float32),
+                         types=[int(AgentType.PEDESTRIAN)], length=0.5, width=0.5)  # fmt: skip
+
+
+def test_real_turns_keep_their_heading():
+    """Regression: a pedestrian turning 90 degrees (or turning round) in 0.1 s keeps its new heading;
+    the old rule took such turns for flips and froze the heading until the log came back."""
+    for turn in (np.pi / 2, -1.6, np.pi * 0.97):
+        sc = _walker(35, turn)
+        got = clean_tracks(sc).pose[0, :, 2]
+        np.testing.assert_allclose(
+            np.abs(wrap_angle(got - sc.tracks.heading[0])), 0.0, atol=1e-6, err_msg=str(turn)
+        )
+
+
+def test_a_flip_against_the_motion_is_undone_even_when_it_lasts():
+    sc = _walker(200, 0.0, speed=8.0)  # a straight track; its heading estimate flips for 5 s
+    sc.tracks.type[0] = int(AgentType.VEHICLE)
+    h = sc.tracks.heading
+    h[0, 40:90] = np.pi
+    got = clean_tracks(sc).pose[0, :, 2]
+    np.testing.assert_allclose(np.abs(wrap_angle(got)), 0.0, atol=1e-6)
+    # while standing still, a lasting turn-around cannot be told from a real one: it is kept
+    still = _walker(200, 0.0, speed=0.0)
+    still.tracks.heading[0, 40:] = np.pi
+    assert np.allclose(np.abs(clean_tracks(still).pose[0, 40:, 2]), np.pi, atol=1e-6)
 
 
 def test_back_fill_constant_velocity(syn_vocab):

@@ -12,7 +12,9 @@ from smartr1.model.smart import SMART, model_config
 from smartr1.rollout.policy import load_policy
 from smartr1.testing.batches import arc_vocab_poses, random_scene_batch
 from smartr1.training.config import load_config
-from smartr1.training.pretrain import cosine_lambda, next_token_loss, next_token_targets
+from smartr1.training.losses import next_token_loss
+from smartr1.training.pretrain import next_token_targets
+from smartr1.training.stage_module import cosine_lambda
 
 V = 32
 

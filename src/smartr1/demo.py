@@ -168,6 +168,15 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
         results[name] = evaluate_rollouts(val, loaded[name], device=cfg.device)
         seconds[f"evaluate_{name}"] = time.perf_counter() - t0
 
+    from smartr1.metrics.profiles import kinematic_profiles
+    from smartr1.viz.profiles import render_profiles
+
+    profiles = {
+        name: kinematic_profiles(val, loaded[name]) for name in COMPARED_POLICIES if name != "logged-oracle"
+    }
+    pictures.append(
+        str(render_profiles(profiles, out / "pictures" / "kinematics.png", f"{len(val)} held-out scenarios"))
+    )
     if val and cfg.render:
         gif = out / "pictures" / f"{val[0].scenario_id}_smart.gif"
         if not gif.exists():
@@ -181,6 +190,7 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
         "pictures": pictures,
         "seconds": {k: round(v, 2) for k, v in seconds.items()},
         "results": {k: {"dataset": v["dataset"], "buckets": v["buckets"]} for k, v in results.items()},
+        "kinematics": {k: {g: p[g].get("per_second", []) for g in p} for k, p in profiles.items()},
     }
     _write_report(out, report)
     _print_table(console, report)
@@ -216,6 +226,18 @@ def _write_report(out: Path, report: dict) -> None:
     ]
     for key, label in FIELDS:
         lines.append(f"| {label} | " + " | ".join(f"{_value(r, key):.4f}" for r in res.values()) + " |")
+    lines += [
+        "",
+        "Mean speed of vehicles moving > 3 m/s at t=0, simulated / logged (m/s), per second of the horizon:",
+        "",
+    ]
+    lines += ["| policy | " + " | ".join(f"{k} s" for k in range(1, 9)) + " |", "|---|" + "---|" * 8]
+    for name, groups in report.get("kinematics", {}).items():
+        row = groups.get("moving_vehicle", [])
+        if row:
+            lines.append(
+                f"| {name} | " + " | ".join(f"{r['sim_mean']:.1f} / {r['log_mean']:.1f}" for r in row) + " |"
+            )
     lines += ["", "Seconds per stage: " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()), ""]
     atomic_write_bytes(out / "report.md", ["\n".join(lines).encode()])
 

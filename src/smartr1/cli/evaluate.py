@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from smartr1.cli.options import RayAddress
+
 
 def evaluate_command(
     scenarios: Annotated[
@@ -28,28 +30,30 @@ def evaluate_command(
     num_rollouts: Annotated[
         int, typer.Option(help="Required joint scenes per scenario (official: 32; 0 accepts any count).")
     ] = 32,
+    ray: RayAddress = None,
 ) -> None:
     """Score every scenario, print a table and write per-scenario and dataset metrics (official names)."""
     from rich.console import Console
-    from rich.progress import Progress
     from rich.table import Table
 
     from smartr1.data.atomic import atomic_write_bytes
-    from smartr1.data.womd import read_scenarios
+    from smartr1.data.threads import torch_threads
+    from smartr1.distributed.datasets import evaluate_dataset, inputs_key
     from smartr1.metrics.aggregate import BUCKET_FIELDS, METRIC_FIELDS
-    from smartr1.metrics.scoring import evaluate_rollouts
-    from smartr1.metrics.submission import load_rollouts
 
     console = Console()
-    scen = list(read_scenarios(scenarios))
-    rollouts = load_rollouts(submission)
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("scoring", total=len(scen))
-        result = evaluate_rollouts(
-            scen, rollouts, device=device, config=config, batch_size=batch_size, threads=threads or None,
-            num_rollouts=num_rollouts or None,
-            progress=lambda n: bar.update(task, completed=n),
-        )  # fmt: skip
+    options = {
+        "device": device,
+        "config": config,
+        "batch_size": batch_size,
+        "num_rollouts": num_rollouts or None,
+    }
+    # per-shard results are kept beside the output, keyed by the inputs: a rerun skips finished shards
+    shards_dir = out.parent / f".{out.name}.{inputs_key(scenarios, submission, options)}.shards"
+    with torch_threads(threads or None):
+        result = evaluate_dataset(
+            scenarios, submission, shards_dir, ray_address=ray, console=console, **options
+        )
     result["submission"] = str(submission)
     result["scenario_files"] = [str(s) for s in scenarios]
     atomic_write_bytes(out, [json.dumps(result, indent=1).encode()])

@@ -23,7 +23,19 @@ def _root() -> None:
 
 
 def _register() -> None:
-    from smartr1.cli import demo, evaluate, generate, inspect, render, simulate, train, validate, vocab
+    from smartr1.cli import (
+        demo,
+        evaluate,
+        generate,
+        inspect,
+        prepare,
+        render,
+        report,
+        simulate,
+        train,
+        validate,
+        vocab,
+    )
 
     app.command("demo")(demo.demo_command)
     app.command("generate")(generate.generate_command)
@@ -32,10 +44,15 @@ def _register() -> None:
     vocab_app = typer.Typer(help="Motion-token vocabularies.", no_args_is_help=True)
     vocab_app.command("build")(vocab.vocab_build_command)
     app.add_typer(vocab_app, name="vocab")
+    app.command("prepare")(prepare.prepare_command)
     app.command("train")(train.train_command)
     app.command("simulate")(simulate.simulate_command)
     app.command("evaluate")(evaluate.evaluate_command)
     app.command("validate")(validate.validate_command)
+    report_app = typer.Typer(help="Reports on rollouts and trained models.", no_args_is_help=True)
+    report_app.command("kinematics")(report.kinematics_command)
+    report_app.command("ablation")(report.ablation_command)
+    app.add_typer(report_app, name="report")
 
 
 _register()
@@ -43,8 +60,10 @@ _register()
 
 def main() -> None:
     """Entry point: bad input ends with one clear line, not a traceback."""
+    from smartr1.cli.options import fill_optional_values
+
     try:
-        app()
+        app(args=fill_optional_values(sys.argv[1:]))
     except DataError as e:
         typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
         sys.exit(2)

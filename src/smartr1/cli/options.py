@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from itertools import islice
 from typing import Annotated
 
 import typer
@@ -13,15 +11,32 @@ Threads = Annotated[
 ]
 
 
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        metavar="[ADDRESS]",
+        help="Spread the per-shard jobs over Ray: --ray alone (or --ray local) starts a local instance, "
+        "--ray auto joins the running cluster, or give an address (ray://host:10001). "
+        "Needs `pip install smartr1\\[ray]`.",
+    ),
+]
+OPTIONAL_VALUES = {"--ray": "local"}  # options whose value may be left out (see `fill_optional_values`)
+
+
+def fill_optional_values(argv: list[str]) -> list[str]:
+    """Typer options always take a value; `--ray` alone means `--ray local`."""
+    out = []
+    for i, a in enumerate(argv):
+        out.append(a)
+        nxt = argv[i + 1] if i + 1 < len(argv) else None
+        if a in OPTIONAL_VALUES and (nxt is None or nxt.startswith("-")):
+            out.append(OPTIONAL_VALUES[a])
+    return out
+
+
 def apply_threads(threads: int | None) -> None:
     if threads:
         import torch
 
         torch.set_num_threads(threads)
-
-
-def chunks(items: Iterable, n: int) -> Iterator[list]:
-    """Consecutive lists of up to n items (itertools.batched arrives only in Python 3.12)."""
-    it = iter(items)
-    while chunk := list(islice(it, n)):
-        yield chunk

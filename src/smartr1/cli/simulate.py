@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from smartr1.cli.options import Threads, apply_threads, chunks
+from smartr1.cli.options import RayAddress, Threads, apply_threads
 
 
 def simulate_command(
@@ -26,23 +26,25 @@ def simulate_command(
     device: Annotated[str, typer.Option(help="torch device: cpu, cuda, ...")] = "cpu",
     top_k: Annotated[int, typer.Option(help="Sample among the top-k tokens (1 = greedy).")] = 5,
     temperature: Annotated[float, typer.Option(help="Softmax temperature of sampling.")] = 1.0,
+    start: Annotated[
+        str, typer.Option(help="Where the future's token chain starts: logged (step-10 pose) or tokenized.")
+    ] = "logged",
     batch_size: Annotated[
         int, typer.Option(min=1, help="Scenarios simulated together in one batched pass (model policies).")
     ] = 4,
-    scenarios_per_shard: Annotated[int, typer.Option(help="Scenarios per output shard.")] = 64,
     skip_bad: Annotated[bool, typer.Option(help="Skip corrupt records instead of failing.")] = False,
     threads: Threads = None,
+    ray: RayAddress = None,
 ) -> None:
-    """Simulate every agent valid at the current step for 8 s and write official ScenarioRollouts shards."""
+    """Simulate every agent valid at the current step for 8 s and write official submission shards,
+    one per input shard (`submission.binproto-0000i-of-0000n`, ready to package)."""
     apply_threads(threads)
     import time
 
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from smartr1.data.womd import expand_paths, read_scenarios
-    from smartr1.metrics.submission import write_rollout_shards
-    from smartr1.rollout.policy import load_policy
+    from smartr1.data.womd import expand_paths
+    from smartr1.distributed.datasets import inputs_key, simulate_dataset
 
     console = Console()
     if rollouts < 1:
@@ -52,29 +54,13 @@ def simulate_command(
     if not files:
         console.print(f"[red]error:[/red] no scenario files match {scenarios}")
         raise typer.Exit(1)
-    policy = load_policy(
-        checkpoint, device=device, top_k=top_k, temperature=temperature, scenarios_per_batch=batch_size
-    )
-    stats = {"scenarios": 0, "agents": 0, "seconds": 0.0}
-
-    def generate(progress, task):
-        for chunk in chunks(read_scenarios(files, skip_bad=skip_bad), batch_size):
-            t = time.perf_counter()
-            ros = policy.rollout(list(chunk), num_rollouts=rollouts, seed=seed)
-            stats["seconds"] += time.perf_counter() - t
-            for ro in ros:
-                stats["scenarios"] += 1
-                stats["agents"] += ro.num_agents
-                progress.advance(task)
-                yield ro
-
-    with Progress(
-        TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-    ) as progress:
-        task = progress.add_task("sim", total=None)
-        shards = write_rollout_shards(out, generate(progress, task), scenarios_per_shard=scenarios_per_shard)
-    n = max(1, stats["scenarios"])
-    console.print(
-        f"{stats['scenarios']} scenarios, {stats['agents']} agents, {rollouts} rollouts each: "
-        f"{stats['seconds']:.1f} s ({stats['seconds'] / n:.2f} s per scenario); {len(shards)} shard(s) in {out}"
-    )
+    options = {"rollouts": rollouts, "seed": seed, "device": device, "top_k": top_k, "temperature": temperature,
+               "start": start, "scenarios_per_batch": batch_size, "skip_bad": skip_bad, "threads": threads or 1}  # fmt: skip
+    t = time.perf_counter()
+    shards = simulate_dataset(
+        files, checkpoint, out, ray_address=ray, console=console,
+        results_key=inputs_key(files, checkpoint, options), **options,
+    )  # fmt: skip
+    seconds = time.perf_counter() - t
+    console.print(f"{len(files)} scenario shard(s), {rollouts} rollouts per scenario: {seconds:.1f} s; "
+                  f"{len(shards)} submission shard(s) in {out}")  # fmt: skip

@@ -34,6 +34,41 @@ def _repeat_features(f: Features, times: int) -> Features:
     return Features(**{k: v.repeat_interleave(times, dim=0) for k, v in f.__dict__.items()})
 
 
+def _leave_one_out_features(f: Features) -> Features:
+    """[S, R, ...] -> [S * R, R - 1, ...]: row s * R + i holds scenario s's rollouts without rollout i.
+
+    A rollout's features depend on that rollout only (each is one joint scene), so these are exactly
+    the features a direct computation on the R - 1 rollouts would give.
+    """
+    r = next(iter(f.__dict__.values())).shape[1]
+    keep = torch.tensor([[j for j in range(r) if j != i] for i in range(r)])  # [R, R - 1]
+
+    def drop(t: torch.Tensor) -> torch.Tensor:
+        out = t[:, keep.to(t.device)]  # [S, R, R - 1, ...]
+        return out.reshape(t.shape[0] * r, r - 1, *t.shape[2:])
+
+    return Features(**{k: drop(v) for k, v in f.__dict__.items()})
+
+
+def leave_one_out_fields(
+    context: ScenarioContext, future: torch.Tensor, config: MetricsConfig | str = "2025"
+) -> dict[str, torch.Tensor]:
+    """Every metric field of each scenario without each of its R rollouts: tensors [S, R].
+
+    One feature pass serves all R leave-one-out metrics; the likelihood estimators then see R - 1
+    samples per object (the official estimator requires 32, ours accepts any count).
+    """
+    cfg = load_config(config)
+    with torch.no_grad():
+        future = future.detach().to(device=context.batch.device, dtype=torch.float32)
+        s, r = future.shape[:2]
+        if r < 2:
+            raise ValueError(f"leave-one-out needs at least 2 rollouts, got {r}")
+        sim = _leave_one_out_features(context.features(future))
+        out = aggregate.scenario_metrics(context.masks.repeat(r), _repeat_features(context.log, r), sim, cfg)
+        return {k: v.reshape(s, r) for k, v in out.items()}
+
+
 def metric_fields(
     context: ScenarioContext,
     future: torch.Tensor,

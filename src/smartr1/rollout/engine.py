@@ -18,7 +18,7 @@ from smartr1.data.rollouts import Rollouts
 from smartr1.data.scenario import Scenario
 from smartr1.data.timeline import FUTURE_SLOTS, NUM_FUTURE_STEPS, STEPS_PER_TOKEN
 from smartr1.model.smart import SMART
-from smartr1.rollout.session import Chooser, RolloutSession, RolloutState, TopKSampler
+from smartr1.rollout.session import DEFAULT_START, Chooser, RolloutSession, RolloutState, TopKSampler
 from smartr1.tokens.batch import TokenBatch
 
 
@@ -63,10 +63,11 @@ def run_rollout(
     num_rollouts: int,
     choose: Chooser | None = None,
     return_logits: bool = False,
+    start: str = DEFAULT_START,
     **sampler,
 ) -> RolloutOutput:
     """Run a session to the end with `choose` (default: `TopKSampler(scene, **sampler)`)."""
-    session = RolloutSession(model, num_rollouts)
+    session = RolloutSession(model, num_rollouts, start)
     state = session.reset(batch)
     choose = choose or TopKSampler(state.scene, **sampler)
     seen = [] if return_logits else None
@@ -86,9 +87,10 @@ def rollout_batch(
     top_k: int = 5,
     temperature: float = 1.0,
     return_logits: bool = False,
+    start: str = DEFAULT_START,
 ) -> RolloutOutput:
     """Simulate the agents valid at the current step for 16 token slots (8 s), R rollouts per scenario,
-    sampling among the top-k tokens (reproducible per scenario for a seed)."""
+    sampling among the top-k tokens (reproducible per scenario for a seed), from the `start` pose."""
     was_training = model.training
     model.eval()
     try:
@@ -97,6 +99,7 @@ def rollout_batch(
             batch,
             num_rollouts,
             return_logits=return_logits,
+            start=start,
             seed=seed,
             top_k=top_k,
             temperature=temperature,

@@ -7,6 +7,8 @@ between the two, and `metric_future` applies it with a single gather on the roll
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from smartr1.data.errors import DataError
@@ -15,14 +17,25 @@ from smartr1.rollout.engine import RolloutOutput
 from smartr1.tokens.batch import TokenBatch
 
 
-def metric_future(out: RolloutOutput, batch: TokenBatch, metric: MetricBatch) -> torch.Tensor:
-    """Rollouts as the metric's futures [B, R, N, 80, 4] (x, y, z, heading) float32, on the same device.
+def metric_future(
+    out: RolloutOutput, batch: TokenBatch, metric: MetricBatch, rows: list[int] | None = None
+) -> torch.Tensor:
+    """Rollouts as the metric's futures [S, R, N, 80, 4] (x, y, z, heading) float32, on the same device.
 
-    The metric batch must hold the same scenarios in the same order. Its `track_index` [B, N] gives
-    the metric's object order as track indices, and batch column a of a scenario is its track a, so
-    this one gather is the whole track-order -> metric-order map (ids are checked). z is held at its
-    current value, as in `to_rollouts`.
+    The metric batch holds the scenarios of token-batch `rows` (default: all of them, in order). Its
+    `track_index` [S, N] gives the metric's object order as track indices, and batch column a of a
+    scenario is its track a, so this one gather is the whole track-order -> metric-order map (ids are
+    checked). z is held at its current value, as in `to_rollouts`.
     """
+    if rows is not None:
+        sel = torch.tensor(rows, device=out.pose.device)
+        out = RolloutOutput(out.token[sel], out.pose[sel], out.sim_mask[sel])
+        batch = dataclasses.replace(
+            batch,
+            scenario_id=[batch.scenario_id[i] for i in rows],
+            agent_id=batch.agent_id[sel],
+            agent_z=batch.agent_z[sel],
+        )
     if list(batch.scenario_id) != list(metric.scenario_ids):
         raise ValueError("the token batch and the metric batch hold different scenarios")
     b, r = out.pose.shape[:2]

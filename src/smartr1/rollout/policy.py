@@ -19,6 +19,7 @@ from smartr1.model.checkpoint import load_model
 from smartr1.model.smart import SMART
 from smartr1.rollout.engine import empty_rollouts, rollout_batch, to_rollouts
 from smartr1.rollout.reference import REFERENCE_POLICIES, RolloutFn, policy_key
+from smartr1.rollout.session import DEFAULT_START
 from smartr1.tokens.batch import token_batch
 from smartr1.tokens.vocabulary import MotionVocab
 
@@ -48,8 +49,10 @@ class ModelPolicy:
         top_k: int = 5,
         temperature: float = 1.0,
         scenarios_per_batch: int = 4,
+        start: str = DEFAULT_START,
     ):
         self.device = torch.device(device)
+        self.start = start
         self.model = model.to(self.device).eval()
         self.vocab = vocab
         self.top_k = top_k
@@ -67,7 +70,9 @@ class ModelPolicy:
         for start in range(0, len(todo), self.scenarios_per_batch):
             chunk = todo[start : start + self.scenarios_per_batch]
             batch = token_batch([scenarios[i] for i in chunk], self.vocab).to(self.device)
-            out = rollout_batch(self.model, batch, num_rollouts, seed, self.top_k, self.temperature)
+            out = rollout_batch(
+                self.model, batch, num_rollouts, seed, self.top_k, self.temperature, start=self.start
+            )
             for b, i in enumerate(chunk):
                 results[i] = to_rollouts(scenarios[i], batch, b, out)
         return [results[i] for i in range(len(scenarios))]
@@ -90,10 +95,11 @@ def load_policy(
     top_k: int = 5,
     temperature: float = 1.0,
     scenarios_per_batch: int = 4,
+    start: str = DEFAULT_START,
 ) -> Policy:
     """A policy from a checkpoint path (Lightning .ckpt or exported model) or a name of `POLICY_NAMES`."""
     key = policy_key(checkpoint_or_name)
     if key in REFERENCE_POLICIES:
         return FunctionPolicy(REFERENCE_POLICIES[key], key)
     model, vocab = load_model(checkpoint_or_name, map_location=device)
-    return ModelPolicy(model, vocab, device, top_k, temperature, scenarios_per_batch)
+    return ModelPolicy(model, vocab, device, top_k, temperature, scenarios_per_batch, start)

@@ -27,7 +27,9 @@ from smartr1.rollout.sampling import draw_uniforms, sample_top_k, scenario_gener
 from smartr1.tokens.batch import TokenBatch
 
 _AGENT_FIELDS = ("agent_id", "agent_mask", "agent_class", "agent_size", "agent_z", "token", "token_valid",
-                 "pose", "pose_valid", "sim_mask", "train_mask")  # fmt: skip
+                 "pose", "pose_valid", "sim_mask", "logged", "logged_valid", "train_mask")  # fmt: skip
+START_POSES = ("logged", "tokenized")
+DEFAULT_START = "logged"  # measured better on the kinematic likelihoods (benchmarks/results/rollout_start.md)
 
 
 @dataclass
@@ -55,6 +57,7 @@ class RolloutState:
 
     scene: RolloutScene
     slot: int
+    start: torch.Tensor  # [N, A', 3] the pose the future started from (anchor 2)
     pose: torch.Tensor  # [N, A', 3] every agent's pose at the start of `slot`
     logits: torch.Tensor | None  # [N, A', V] logits of the token at `slot` (None when done)
     cache: DecoderCache
@@ -108,9 +111,15 @@ class RolloutSession:
     """Closed-loop rollouts of `model` (put in eval mode; call under `torch.no_grad()` unless
     gradients are wanted)."""
 
-    def __init__(self, model: SMART, num_rollouts: int = 32):
+    def __init__(self, model: SMART, num_rollouts: int = 32, start: str = DEFAULT_START):
+        """`start`: where the token chain of the future begins, the logged step-10 pose (default; the
+        metric differences simulated step 11 against it) or the tokenized one (where the history's
+        tokens end, up to a few cm away)."""
+        if start not in START_POSES:
+            raise ValueError(f"start must be one of {START_POSES}, not {start!r}")
         self.model = model
         self.num_rollouts = num_rollouts
+        self.start = start
 
     def reset(self, batch: TokenBatch) -> RolloutState:
         """Encode the map and the history; the returned state holds the logits of slot 2."""
@@ -131,19 +140,31 @@ class RolloutSession:
             )
         row = torch.arange(b, device=dev).repeat_interleave(r)  # fold rollouts into the batch
         scene = RolloutScene(batch, cols, r, ctx, table, row, sim[row], cls[row], size[row])
+        start = (batch.logged[:, :, HISTORY_SLOTS] if self.start == "logged" else node_pose[:, :, 1])[row]
         return RolloutState(
             scene=scene,
             slot=HISTORY_SLOTS,
-            pose=node_pose[:, :, 1][row],
+            start=start,
+            pose=start,
             logits=logits.repeat_interleave(r, 0),
             cache=cache.repeat_interleave(r),
             tokens=[],
             poses=[],
         )
 
-    def step(self, state: RolloutState, choose: Chooser) -> tuple[RolloutState, torch.Tensor]:
+    def step(
+        self,
+        state: RolloutState,
+        choose: Chooser,
+        driven: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[RolloutState, torch.Tensor]:
         """Choose and apply the tokens of `state.slot`; returns the next state and the logits the
-        tokens were chosen from [N, A', V]."""
+        tokens were chosen from [N, A', V].
+
+        `driven` = (mask [N, A'], poses [N, A', 5, 3]): agents moved from outside (e.g. a user's ego
+        planner). They take those five 10 Hz poses instead of their token's, so the model's next step
+        sees them exactly where they are; `choose` should give them the token of that motion.
+        """
         if state.done:
             raise ValueError("the rollout is complete (all 16 future slots are chosen)")
         sc, model = state.scene, self.model
@@ -151,6 +172,9 @@ class RolloutSession:
         tok = choose(state, logits)
         tok = torch.where(sc.sim, tok, torch.full_like(tok, -1))
         steps = model.token_poses(state.pose, tok, sc.agent_class)  # [N, A', 5, 3]
+        if driven is not None:
+            mask, poses = driven
+            steps = torch.where(mask[..., None, None], poses.to(steps.dtype), steps)
         steps = torch.where(sc.sim[..., None, None], steps, torch.zeros_like(steps))
         pose = steps[:, :, -1]
         nxt, cache = None, state.cache
@@ -158,7 +182,9 @@ class RolloutSession:
             nxt, cache = model.step(
                 sc.ctx, cache, sc.table, tok, pose, sc.sim, sc.agent_class, sc.agent_size, sc.row
             )
-        new = RolloutState(sc, state.slot + 1, pose, nxt, cache, [*state.tokens, tok], [*state.poses, steps])
+        new = RolloutState(
+            sc, state.slot + 1, state.start, pose, nxt, cache, [*state.tokens, tok], [*state.poses, steps]
+        )
         return new, logits
 
 
@@ -180,3 +206,40 @@ class TopKSampler:
         b, a = self.sim.shape
         u = draw_uniforms(self.generators, self.sim, self.num_rollouts).reshape(b * self.num_rollouts, a)
         return sample_top_k(logits, u, self.top_k, self.temperature)
+
+
+def replay_nodes(state: RolloutState, rows: torch.Tensor | None = None):
+    """Whole-sequence decoder inputs of a completed rollout, for one teacher-forced pass over the
+    states it visited (log-probabilities with gradients, CAT-K targets): the history nodes as `reset`
+    decoded them, then node k at the end pose of the token chosen for slot k.
+
+    `rows` [n] picks folded rows (rollouts); default all. Returns token_in [n, A', 18], pose
+    [n, A', 18, 3], valid [n, A', 18], and the row -> scenario map [n] for the map context. Output of
+    node k predicts the token of slot k + 1, so node k - 1 gives the logits slot k was chosen from.
+    """
+    if not state.done:
+        raise ValueError("replay needs a completed rollout")
+    sc = state.scene
+    rows = torch.arange(sc.row.numel(), device=sc.row.device) if rows is None else rows
+    scen = sc.row[rows]
+    sim = sc.sim[rows]
+    token_in, pose, valid = batch_nodes(sc.batch, sc.batch.agent_mask & sc.batch.sim_mask)
+    token_in, pose, valid = token_in[scen].clone(), pose[scen].clone(), valid[scen].clone()
+    valid[..., 1] = sim
+    future = torch.stack(state.tokens, -1)[rows]  # [n, A', 16]
+    ends = torch.stack([p[:, :, -1] for p in state.poses], 2)[rows]  # [n, A', 16, 3]
+    token_in[..., HISTORY_SLOTS:] = torch.where(sim[..., None], future, torch.full_like(future, -1))
+    pose[..., HISTORY_SLOTS:, :] = ends
+    valid[..., HISTORY_SLOTS:] = sim[..., None]
+    return token_in, pose, valid, scen
+
+
+def replay_logits(model: SMART, state: RolloutState, rows: torch.Tensor | None = None, ctx=None):
+    """Logits [n, A', 16, V] each future token was chosen from, recomputed in one whole-sequence pass
+    (with gradients if enabled; put the model in eval mode to match sampling)."""
+    sc = state.scene
+    token_in, pose, valid, scen = replay_nodes(state, rows)
+    ctx = model.encode_map(sc.batch) if ctx is None else ctx
+    cls, size = sc.batch.agent_class[scen], sc.batch.agent_size[scen]
+    logits = model.forward_nodes(ctx, token_in, pose, valid, cls, size, scen)
+    return logits[:, :, HISTORY_SLOTS - 1 : NUM_SLOTS - 1]

@@ -81,6 +81,10 @@ def random_scene_batch(
         mp[..., None, :2]
         + along[:, None] * torch.stack([mp[..., 2].cos(), mp[..., 2].sin()], -1)[..., None, :]
     )
+    kind = torch.randint(0, 4, (b, m), generator=g)
+    light = torch.randint(0, 5, (b, m), generator=g)
+    # the logged poses: a few cm and mrad off the tokenized anchors, as in real data
+    logged = pose + torch.randn(b, a, s + 1, 3, generator=g) * torch.tensor([0.05, 0.05, 0.01])
     return TokenBatch(
         scenario_id=[f"synthetic-{seed}-{i}" for i in range(b)],
         agent_id=torch.arange(a).expand(b, a).clone(),
@@ -92,11 +96,13 @@ def random_scene_batch(
         token_valid=valid,
         pose=pose,
         sim_mask=torch.ones(b, a, dtype=torch.bool),
+        logged=logged,
+        logged_valid=torch.cat([valid[..., :1], valid], dim=-1),
         train_mask=torch.ones(b, a, dtype=torch.bool),
         map_points=pts,
         map_pose=mp,
-        map_kind=torch.randint(0, 4, (b, m), generator=g),
-        map_light=torch.randint(0, 5, (b, m), generator=g),
+        map_kind=kind,
+        map_light=light,
         map_mask=torch.ones(b, m, dtype=torch.bool),
         pose_valid=torch.cat([valid[..., :1], valid], dim=-1),
         map_feature_id=torch.arange(m).expand(b, m).clone(),

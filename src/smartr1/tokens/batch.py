@@ -35,6 +35,8 @@ class TokenBatch:
     pose: torch.Tensor  # [B, A, 19, 3] tokenized anchor poses
     pose_valid: torch.Tensor  # [B, A, 19] bool, anchor pose exists
     sim_mask: torch.Tensor  # [B, A] bool, valid at step 10 (the WOSAC sim agents)
+    logged: torch.Tensor  # [B, A, 19, 3] logged (flip-free) pose at anchors, zeros where not logged
+    logged_valid: torch.Tensor  # [B, A, 19] bool
     train_mask: torch.Tensor  # [B, A] bool, agents that carry a training loss (see TokenizedScene)
     map_points: torch.Tensor  # [B, M, 11, 2]
     map_pose: torch.Tensor  # [B, M, 3]
@@ -101,6 +103,8 @@ def collate(items: list) -> TokenBatch:
         pose=_pad(agents("pose"), a, 0.0),
         pose_valid=_pad(agents("pose_valid"), a, False),
         sim_mask=_pad(agents("sim_mask"), a, False),
+        logged=_pad(agents("logged"), a, 0.0),
+        logged_valid=_pad(agents("logged_valid"), a, False),
         train_mask=_pad(loss, a, False),
         map_points=_pad(maps("points"), m, 0.0),
         map_pose=_pad(maps("pose"), m, 0.0),

@@ -34,6 +34,8 @@ class AgentTokens:
     agent_id: torch.Tensor  # [A] long, WOMD track id
     pose_valid: torch.Tensor  # [A, 19] bool, anchor has a pose (tokenized, or re-anchored to the log)
     sim_mask: torch.Tensor  # [A] bool, valid at the current step (WOSAC sim agents)
+    logged: torch.Tensor  # [A, 19, 3] float32, LOGGED pose at anchors (flip-free; zeros where not logged)
+    logged_valid: torch.Tensor  # [A, 19] bool, the log is valid at the anchor (no back-fill)
 
     @property
     def num_agents(self) -> int:
@@ -89,6 +91,8 @@ def tokenize_scenario(scenario: Scenario, vocab: MotionVocab, fill_future: bool 
     )
     z = _attribute_at_current(np.asarray(tr.z), lv, cur)
     sim = torch.from_numpy(lv[:, cur].copy())
+    at_anchor = ct.logged[:, anchors]
+    logged = np.where(at_anchor[..., None], ct.pose[:, anchors], 0.0).astype(np.float32)
     return AgentTokens(
         token=token,
         valid=slot_ok,
@@ -99,6 +103,8 @@ def tokenize_scenario(scenario: Scenario, vocab: MotionVocab, fill_future: bool 
         agent_id=torch.from_numpy(np.asarray(tr.id, np.int64)),
         pose_valid=have,
         sim_mask=sim,
+        logged=torch.from_numpy(logged),
+        logged_valid=torch.from_numpy(at_anchor.copy()),
     )
 
 

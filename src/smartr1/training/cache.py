@@ -30,7 +30,7 @@ from smartr1.tokens.vocabulary import MotionVocab
 from smartr1.training.loss_agents import TRAIN_MAX_NEARBY, TRAIN_MIN_FUTURE_SLOTS, TRAIN_RADIUS, train_agents
 
 # Bump when tokenization, map segmentation or the loss-agent choice changes what lands in the cache.
-PREPROCESS_VERSION = 2
+PREPROCESS_VERSION = 3
 
 
 def preprocess_config(map_step: int | None = None) -> dict:

@@ -2,7 +2,8 @@
 
 Resolution order (later wins): dataclass defaults (the pretraining settings) -> the size file
 `smartr1/configs/<size>.yaml` if the size changes anything besides the model -> the stage file
-`smartr1/configs/<stage>.yaml` (required) -> a user YAML file -> explicit overrides (CLI). Model
+`smartr1/configs/<stage>.yaml` (required; sft2 layers over sft) -> a user YAML file -> explicit
+overrides (CLI). Model
 hyper-parameters start from the named size in `smartr1.model.config.SIZES`; YAML `model:` sections only
 override fields. The YAML files are package data, so they work from an installed wheel. Every run
 writes the resolved config beside its outputs (`config.yaml`).
@@ -22,6 +23,7 @@ import yaml
 from smartr1.model.config import ModelConfig, model_config
 
 STAGES = ("pretrain", "sft", "rft", "sft2")
+STAGE_BASE = {"sft2": "sft"}  # a stage whose file layers over another stage's
 
 
 def config_dir_default() -> Traversable:
@@ -56,12 +58,44 @@ class TrainerConfig:
     max_steps: int = 1000
     accelerator: str = "cpu"
     devices: int = 1
+    num_nodes: int = 1
     strategy: str = "auto"
-    precision: str = "32-true"
+    precision: str = "32-true"  # bf16-mixed on GPUs (and CPUs) that support bfloat16
+    compile: bool = False  # torch.compile the model (first steps slower; needs a C++ compiler on CPU)
     log_every_n_steps: int = 10
     val_every_n_steps: int = 200
     checkpoint_every_n_steps: int = 200
     seed: int = 0
+
+
+@dataclass
+class SftConfig:
+    """Closed-loop supervised fine-tuning (CAT-K)."""
+
+    top_k: int = 32  # candidates the rollout continues from (published K = 32)
+    start: str = "logged"  # where the future's token chain starts (see RolloutSession)
+    freeze_map_encoder: bool = True  # published: map encoder and embeddings frozen
+    freeze_embeddings: bool = True
+
+
+@dataclass
+class RftConfig:
+    """Reinforcement fine-tuning with the WOSAC meta-metric as reward (MPO and baselines)."""
+
+    rule: str = "mpo"  # mpo | grpo | reinforce | loo (RLFTSim's leave-one-out)
+    alpha: float | str = "auto"  # MPO target; auto = the starting model's mean reward - alpha_margin
+    alpha_margin: float = 0.01  # published: alpha 0.77 vs 0.781 mean reward of the SFT model
+    calibration_scenarios: int = 16  # training scenarios whose mean reward calibrates alpha: auto
+    beta: float = 0.04  # weight of the k3 KL to the frozen starting checkpoint
+    num_rollouts: int = 32  # rollouts per scenario that the reward scores
+    grad_rollouts: int = 4  # of them, how many the policy gradient goes through (per group)
+    groups: int = 4  # GRPO: independent 32-rollout draws per scenario
+    baseline_decay: float = 0.9  # REINFORCE: running-mean baseline
+    top_k: int = 5  # rollouts sample the top-k at a temperature; log-probs are of that distribution
+    temperature: float = 1.0
+    start: str = "logged"
+    freeze_map_encoder: bool = True
+    freeze_embeddings: bool = True
 
 
 @dataclass
@@ -74,6 +108,8 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    sft: SftConfig = field(default_factory=SftConfig)
+    rft: RftConfig = field(default_factory=RftConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -85,11 +121,11 @@ class TrainConfig:
         atomic_write_bytes(path, [text.encode()])
 
 
-def _merge(base: dict, update: dict) -> dict:
+def merge_dicts(base: dict, update: dict) -> dict:
     out = dict(base)
     for k, v in (update or {}).items():
         if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
+            out[k] = merge_dicts(out[k], v)
         else:
             out[k] = v
     return out
@@ -119,7 +155,8 @@ def from_dict(d: dict) -> TrainConfig:
     size = d.get("size", "nano")
     model = model_config(size, **(d.pop("model", None) or {}))
     parts = {k: _build(cls, d.pop(k, None) or {}, k) for k, cls in
-             (("data", DataConfig), ("optim", OptimConfig), ("trainer", TrainerConfig))}  # fmt: skip
+             (("data", DataConfig), ("optim", OptimConfig), ("trainer", TrainerConfig), ("sft", SftConfig),
+              ("rft", RftConfig))}  # fmt: skip
     for k in ("train", "val"):
         v = getattr(parts["data"], k)
         if isinstance(v, str):
@@ -146,12 +183,14 @@ def load_config(
     d: dict = {}
     size_file = cdir / f"{size}.yaml"
     if size_file.is_file():
-        d = _merge(d, _read_yaml(size_file))
-    d = _merge(d, _read_yaml(stage_file))
+        d = merge_dicts(d, _read_yaml(size_file))
+    if stage in STAGE_BASE:
+        d = merge_dicts(d, _read_yaml(cdir / f"{STAGE_BASE[stage]}.yaml"))
+    d = merge_dicts(d, _read_yaml(stage_file))
     if path is not None:
-        d = _merge(d, _read_yaml(Path(path)))
-    d = _merge(d, {"stage": stage, "size": size})
-    d = _merge(d, overrides or {})
+        d = merge_dicts(d, _read_yaml(Path(path)))
+    d = merge_dicts(d, {"stage": stage, "size": size})
+    d = merge_dicts(d, overrides or {})
     # a user file may pick another size; the size layer then follows it
     if d.get("size", size) != size:
         return load_config(stage, d["size"], path, overrides, cdir)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from smartr1.data.atomic import atomic_write_bytes
 
 
 def last_checkpoint(out_dir: str | Path) -> Path | None:
@@ -57,3 +61,16 @@ class SaveLastOnEnd(L.Callback):
 
     def on_train_end(self, trainer, pl_module):
         trainer.save_checkpoint(self.path)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written like every other smartr1 file: complete under their final name or not at
+    all (temporary file, fsync, rename), so a job killed mid-save resumes from the previous one.
+    Remote URLs (s3://, ...) go through Lightning's own writer."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        if "://" in str(path) or storage_options is not None:
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        buf = io.BytesIO()
+        torch.save(checkpoint, buf)
+        atomic_write_bytes(path, [buf.getvalue()])

@@ -4,7 +4,9 @@ Lanes are the car and bike lanes of normal edges plus the junction (internal) la
 the role of WOMD's interpolating lanes; the lane graph follows SUMO's connections. Road lines and
 road edges come from lane boundaries; junction corners from the right-turn lanes between the
 rightmost road lanes (a rounded curb). Crosswalks are the crossing rectangles. Traffic-light links
-map to their junction lane, whose first point is the stop point.
+map to their junction lane, whose first point is the stop point. Approaches that must stop at
+unsignalled junctions get a stop sign at the curb. Parking lanes (no class allowed) are no map
+lanes: like WOMD's curb-side parking they lie between the curb (road edge) and the travel lanes.
 """
 
 from __future__ import annotations
@@ -189,6 +191,25 @@ def extract_map(net_file: str | Path, tls_ids: list[str] | None = None) -> World
                 via = nxt[0].getViaLaneID() if nxt else ""
             if len(shape) >= 2:
                 add(MapKind.ROAD_EDGE, RoadEdgeType.BOUNDARY, shape)
+
+    # Stop signs: one per approach whose car links must stop (priority_stop / allway_stop junctions),
+    # at the curb beside the stop line, controlling the approach's car lanes.
+    for e in normal:
+        cars = [x for x in e.getLanes() if x.allows("passenger")]
+        stopped = [x for x in cars if any(c.getState() in ("s", "w") for c in x.getOutgoing())]
+        road = [x for x in e.getLanes() if _road(x)]
+        if stopped and road:
+            low = road[0]
+            curb = _side(low.getShape(), low.getWidth() / 2 + 0.5)
+            rows.append(
+                dict(
+                    id=next_id,
+                    kind=MapKind.STOP_SIGN,
+                    points=np.asarray([curb[-1][:2]], np.float64),
+                    stop_sign_lanes=[lane_ids[x.getID()] for x in stopped],
+                )
+            )
+            next_id += 1
 
     # Crosswalks: the crossing's rectangle (a polygon; not resampled).
     for e in edges:

@@ -7,6 +7,10 @@ worker process.
 An agent's log is split into segments wherever its samples stop being trustworthy: while it
 teleports (SUMO returns sentinel values), and at any jump no vehicle could drive in one step. Each
 segment becomes its own track, so a window never contains a teleport jump.
+
+Parked cars (see `parking.py`) stand still on a lane nothing else may enter, for longer than any
+simulation, so they are read once when they appear and logged as constant tracks from then on,
+instead of being polled every step.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from smartr1.data.scenario import AgentType
-from smartr1.data.sumo.convert import centre_from_front_path, compass_to_heading, velocity
+from smartr1.data.sumo.convert import centre_from_front_path, compass_to_heading, front_to_centre, velocity
+from smartr1.data.sumo.parking import is_parked, parked_pose
 from smartr1.data.sumo.world import WorldError, WorldFiles
 
 STEP_S = 0.1
@@ -87,6 +92,9 @@ def sumo_args(files: WorldFiles, seed: int) -> list[str]:
         "--lanechange.duration", "3",
         "--collision.action", "warn",
         "--time-to-teleport", "60",
+        # A vehicle standing in a junction for 10 s (a left-turning bike waiting inside it, say) no
+        # longer blocks the others: such junction blockages otherwise build queues for a minute.
+        "--ignore-junction-blocker", "10",
         "--ignore-route-errors",
     ]  # fmt: skip
 
@@ -113,14 +121,15 @@ class Recorder:
         self.tls_ids = sorted(libsumo.trafficlight.getIDList())
         for t in self.tls_ids:
             libsumo.trafficlight.subscribe(t, [tc.TL_RED_YELLOW_GREEN_STATE])
-        for v in libsumo.vehicle.getIDList():
-            libsumo.vehicle.subscribe(v, self._veh_vars)
-        for p in libsumo.person.getIDList():
-            libsumo.person.subscribe(p, self._per_vars)
         self._types: dict[str, tuple[str, float, float, float]] = {}
         self._open: dict[str, _Open] = {}
         self._done: list[_Open] = []
+        self._parked: list[_Open] = []  # one row each: the pose they keep
         self._next_key = 1  # ids start at 1, like WOMD object ids (never 0)
+        for v in libsumo.vehicle.getIDList():
+            self._watch(v, 0)
+        for p in libsumo.person.getIDList():
+            libsumo.person.subscribe(p, self._per_vars)
         self._tls_states: list[list[str]] = []
         self.num_steps = 0
         self.teleports = 0
@@ -138,6 +147,19 @@ class Recorder:
             )
             self._types[type_id] = info
         return info
+
+    def _watch(self, vid: str, step: int) -> None:
+        """Subscribe a vehicle that drives; read a parked one once."""
+        vehicle = self._ls.vehicle
+        if not is_parked(vid):
+            vehicle.subscribe(vid, self._veh_vars)
+            return
+        x, y, heading = parked_pose(vid)
+        vclass, length, width, height = self._type_info(vehicle.getTypeID(vid))
+        seg = _Open(self._next_key, vid, vclass, step, (length, width, height), False)
+        seg.rows.append((x, y, heading, 0.0, 0.0, False))
+        self._next_key += 1
+        self._parked.append(seg)
 
     def _end(self, sid: str) -> None:
         seg = self._open.pop(sid, None)
@@ -186,7 +208,7 @@ class Recorder:
                     self.teleports += 1
                     self._end(sid)
                 for v in ls.simulation.getDepartedIDList():
-                    ls.vehicle.subscribe(v, self._veh_vars)
+                    self._watch(v, self.num_steps)
                 for p in ls.simulation.getDepartedPersonIDList():
                     ls.person.subscribe(p, self._per_vars)
                 step = self.num_steps
@@ -209,6 +231,8 @@ class Recorder:
         """Everything logged so far (open segments included, up to the last step)."""
         segs = sorted(self._done + list(self._open.values()), key=lambda s: s.key)
         agents = [_convert(s) for s in segs if s.rows]
+        agents += [_parked(s, self.num_steps) for s in self._parked if s.start < self.num_steps]
+        agents.sort(key=lambda a: a.key)
         return WorldLog(
             agents=agents,
             tls_ids=list(self.tls_ids),
@@ -258,6 +282,31 @@ def _convert(seg: _Open) -> AgentLog:
         vx=vx.astype(np.float32),
         vy=vy.astype(np.float32),
         internal=internal,
+        length=float(length),
+        width=float(width),
+        height=float(height),
+    )
+
+
+def _parked(seg: _Open, num_steps: int) -> AgentLog:
+    """A parked car's constant track from the step it appeared to the last recorded step."""
+    n = num_steps - seg.start
+    x, y, h = seg.rows[0][:3]
+    length, width, height = seg.dims
+    cx, cy = front_to_centre(x, y, h, length)
+    zeros = np.zeros(n, np.float32)
+    return AgentLog(
+        key=seg.key,
+        sumo_id=seg.sumo_id,
+        type=AgentType.VEHICLE,
+        vclass=seg.vclass,
+        start=seg.start,
+        x=np.full(n, float(cx)),
+        y=np.full(n, float(cy)),
+        heading=np.full(n, h, np.float32),
+        vx=zeros,
+        vy=zeros.copy(),
+        internal=np.zeros(n, bool),
         length=float(length),
         width=float(width),
         height=float(height),

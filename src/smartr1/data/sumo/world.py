@@ -1,4 +1,7 @@
-"""Build one random SUMO world (road network + vehicle types + trips) from a world seed.
+"""Build one random SUMO world (road network + parked cars + vehicle types + trips) from a world seed.
+
+netgenerate draws the topology, `roads` gives it road classes and junction control, netconvert
+builds the network, `parking` fills its parking lanes and randomTrips adds the traffic.
 
 Everything here is a pure function of the seed and the `WorldSize`, so a world can be rebuilt
 bit-identically (the XML header comments carry a timestamp, but nothing reads them).
@@ -14,6 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from smartr1.data.sumo.parking import parked_xml
+from smartr1.data.sumo.roads import RoadSpec, classify, lane_km
+from smartr1.data.sumo.vtypes import vtype_xml
+
 LAYOUTS = ("grid", "spider", "rand")
 SUBPROCESS_TIMEOUT_S = 300
 
@@ -24,20 +31,47 @@ class WorldError(RuntimeError):
 
 @dataclass(frozen=True)
 class WorldSize:
-    """How big and how busy a world is; `tiny` keeps tests fast."""
+    """How big and how busy a world is, its road classes and junction control; `TINY` keeps tests fast.
+
+    The defaults were tuned against the real WOMD scenarios (benchmarks/bench_traffic.py): with
+    short 80-150 m links, one speed everywhere, a signal at every junction and heavy demand, cars
+    spent their time in queues (vehicle speed p90 4 m/s vs 10.6 m/s real).
+    """
 
     # Simulation cost grows with the whole network's traffic while a scenario sees ~60 m of it, so
-    # networks stay at roughly 300-500 m across.
+    # networks stay at roughly 400-900 m across and lightly loaded.
     grid_nodes: tuple[int, int] = (3, 4)  # junctions per direction, inclusive range
-    grid_length: tuple[float, float] = (80.0, 150.0)
+    grid_length: tuple[float, float] = (150.0, 230.0)  # m between junctions (city blocks)
     spider_arms: tuple[int, int] = (4, 6)
     spider_circles: tuple[int, int] = (2, 3)
-    spider_radius: tuple[float, float] = (60.0, 100.0)
-    rand_iterations: tuple[int, int] = (12, 25)
-    lanes: tuple[int, int] = (1, 3)
-    # Departures per hour per km of road (randomTrips --insertion-density), so that small and large
-    # networks are equally busy.
-    car_density: tuple[float, float] = (400.0, 800.0)
+    spider_radius: tuple[float, float] = (100.0, 150.0)
+    rand_iterations: tuple[int, int] = (15, 25)
+    rand_distance: tuple[float, float] = (140.0, 240.0)  # m between random-net junctions
+    # Road classes (see roads.py): share of street length that is arterial, speed limits (km/h,
+    # drawn per street in 10 km/h steps), travel lanes per direction, parking-lane probabilities.
+    arterial_share: tuple[float, float] = (0.4, 0.6)
+    arterial_kmh: tuple[float, float] = (60.0, 80.0)
+    residential_kmh: tuple[float, float] = (50.0, 50.0)  # 40 km/h streets kept windows too slow
+    arterial_lanes: tuple[int, int] = (2, 2)  # one lane: a truck or a left-turner holds up the platoon
+    residential_lanes: tuple[int, int] = (1, 1)
+    parking_arterial: tuple[float, float] = (0.25, 0.5)  # per edge side
+    parking_residential: tuple[float, float] = (0.4, 0.7)
+    parking_occupancy: tuple[float, float] = (0.25, 0.5)  # share of parking-lane length with a car
+    # Junction control (see RoadSpec): traffic-light probabilities where arterials / an arterial and
+    # a residential street / residential streets meet; of the residential junctions without one,
+    # the all-way-stop share, and of the rest the share with stop signs (else yield) on the minor road.
+    signal_major: float = 1.0
+    signal_minor: float = 0.5
+    signal_local: float = 0.0
+    allway_local: float = 0.3
+    stop_local: float = 1.0
+    # Actuated signals (like most US ones) keep the arterial green until cross traffic arrives.
+    tls_type: str = "actuated"  # netconvert --tls.default-type
+    # Departures per hour per km of lane that the class may use, so that small and large networks
+    # are equally busy. Below ~300 cars/h/km queues stay short; more spills back over junctions.
+    car_density: tuple[float, float] = (120.0, 300.0)
+    # WOMD scenes hold ~0.3 pedestrians and ~0.01 cyclists per vehicle track; more of them also
+    # keep turning cars waiting at crossings.
     bike_density: tuple[float, float] = (40.0, 120.0)
     ped_density: tuple[float, float] = (250.0, 600.0)
 
@@ -49,17 +83,21 @@ TINY = WorldSize(
     spider_circles=(2, 2),
     spider_radius=(80.0, 90.0),
     rand_iterations=(10, 12),
-    lanes=(1, 2),
+    rand_distance=(100.0, 140.0),
+    car_density=(250.0, 400.0),  # busier, so that a few seconds of a small net give SDCs
 )
 
 
 @dataclass(frozen=True)
 class WorldSpec:
-    """A sampled world: the netgenerate layout plus traffic densities."""
+    """A sampled world: the netgenerate layout, road classes, parking and traffic densities."""
 
     seed: int
     layout: str
-    net_args: tuple[str, ...]
+    net_args: tuple[str, ...]  # netgenerate: the topology only
+    convert_args: tuple[str, ...]  # netconvert: junctions, signals, sidewalks, bike lanes, crossings
+    roads: RoadSpec
+    parking_occupancy: float
     car_density: float
     bike_density: float
     ped_density: float
@@ -69,14 +107,15 @@ class WorldSpec:
 @dataclass(frozen=True)
 class WorldFiles:
     net: Path
-    routes: tuple[Path, ...]  # car routes, bike routes, pedestrian trips
+    routes: tuple[Path, ...]  # parked cars, car routes, bike routes, pedestrian trips
     pedtypes: Path
+    parked: int = 0  # parked cars
 
 
 def sample_world(
     seed: int, end_s: float, size: WorldSize = WorldSize(), layout: str | None = None
 ) -> WorldSpec:
-    """Draw a network layout (unless given) and traffic densities from `seed`."""
+    """Draw a network layout (unless given), road classes and traffic densities from `seed`."""
     rng = np.random.default_rng([seed, 1])
     drawn = LAYOUTS[int(rng.integers(len(LAYOUTS)))]
     layout = layout or drawn
@@ -110,19 +149,29 @@ def sample_world(
         args = [
             "--rand",
             f"--rand.iterations={ri(size.rand_iterations)}",
-            "--rand.min-distance=80",
-            "--rand.max-distance=160",
+            f"--rand.min-distance={size.rand_distance[0]:g}",
+            f"--rand.max-distance={size.rand_distance[1]:g}",
             "--rand.grid",
         ]
-    lanes = ri(size.lanes)
-    args += [f"--default.lanenumber={lanes}"]
-    if lanes > 1 and rng.random() < 0.3:
-        args += ["--random-lanenumber"]
-    args += [
-        f"--default.lanewidth={rf((3.2, 3.8), 2)}",
-        f"--default.speed={rf((11.0, 17.0), 2)}",
-        "--default-junction-type=traffic_light",
-        "--tls.default-type=static",
+    args += ["--default-junction-type=traffic_light", f"--seed={seed % 2**31}", "--no-warnings"]
+    roads = RoadSpec(
+        arterial_share=rf(size.arterial_share, 2),
+        arterial_kmh=size.arterial_kmh,
+        residential_kmh=size.residential_kmh,
+        arterial_lanes=size.arterial_lanes,
+        residential_lanes=size.residential_lanes,
+        lane_width=rf((3.2, 3.8), 2),
+        parking_arterial=rf(size.parking_arterial, 2),
+        parking_residential=rf(size.parking_residential, 2),
+        parking_width=rf((2.1, 2.5), 2),
+        signal_major=size.signal_major,
+        signal_minor=size.signal_minor,
+        signal_local=size.signal_local,
+        allway_local=size.allway_local,
+        stop_local=size.stop_local,
+    )
+    convert = [
+        f"--tls.default-type={size.tls_type}",
         f"--tls.cycle.time={int(rng.choice([60, 80, 90]))}",
         # The guessing thresholds default to 13.89 m/s; every road here gets sidewalks, bike lanes, crossings.
         "--sidewalks.guess",
@@ -134,106 +183,20 @@ def sample_world(
         "--junctions.corner-detail=5",
         "--no-turnarounds",
         f"--default.junctions.radius={rf((5.0, 12.0))}",
-        f"--seed={seed % 2**31}",
         "--no-warnings",
     ]
     return WorldSpec(
         seed=seed,
         layout=layout,
         net_args=tuple(args),
+        convert_args=tuple(convert),
+        roads=roads,
+        parking_occupancy=rf(size.parking_occupancy, 2),
         car_density=rf(size.car_density),
         bike_density=rf(size.bike_density),
         ped_density=rf(size.ped_density),
         end_s=float(end_s),
     )
-
-
-def _vtype(tid: str, attrs: dict) -> str:
-    body = " ".join(f'{k}="{v}"' for k, v in attrs.items())
-    return f'    <vType id="{tid}" {body}/>'
-
-
-def vtype_xml(seed: int) -> tuple[str, str]:
-    """(vehicle + bike type distributions, pedestrian type distribution) as SUMO additional XML.
-
-    12 car types (about 12% trucks) with varied car-following and lane-change behaviour, 4 bike
-    types, 4 pedestrian types; the pedestrians go to a separate file (see the recipe: persons cannot
-    use a distribution that duarouter copied into a route file).
-    """
-    rng = np.random.default_rng([seed, 2])
-
-    def u(lo, hi, nd=2):
-        return round(float(rng.uniform(lo, hi)), nd)
-
-    cars = []
-    for i in range(12):
-        truck = i >= 10 or (i == 9 and rng.random() < 0.5)
-        model = ["Krauss", "IDM", "EIDM"][int(rng.integers(3))]
-        attrs = {
-            "vClass": "truck" if truck else "passenger",
-            "length": u(7.0, 12.0) if truck else u(3.9, 5.2),
-            "width": u(2.4, 2.55) if truck else u(1.7, 2.0),
-            "height": u(3.0, 3.8) if truck else u(1.4, 1.9),
-            "minGap": u(2.0, 3.0),
-            "accel": u(0.8, 1.4) if truck else u(2.0, 3.2),
-            "decel": u(3.0, 4.0) if truck else u(3.8, 5.0),
-            "emergencyDecel": 9.0,
-            "sigma": u(0.1, 0.7),
-            "tau": u(0.8, 1.6),
-            "speedFactor": f"normc({u(0.9, 1.15)},0.1,0.6,1.6)",
-            "carFollowModel": model,
-            "lcStrategic": u(0.5, 2.0),
-            "lcCooperative": u(0.5, 1.0),
-            "lcSpeedGain": u(0.5, 2.0),
-            "lcKeepRight": u(0.5, 2.0),
-            "lcAssertive": u(1.0, 2.0),
-            "lcSigma": u(0.0, 0.3),
-            "impatience": u(0.0, 0.6),
-            "probability": u(0.3, 1.0) if truck else u(0.5, 1.5),
-            "guiShape": "truck" if truck else "passenger",
-        }
-        cars.append(_vtype(f"car{i}", attrs))
-    bikes = []
-    for i in range(4):
-        attrs = {
-            "vClass": "bicycle",
-            "length": u(1.6, 1.9),
-            "width": u(0.55, 0.7),
-            "height": u(1.6, 1.8),
-            "minGap": 0.5,
-            "accel": u(1.0, 1.5),
-            "decel": u(2.5, 3.5),
-            "sigma": u(0.2, 0.6),
-            "maxSpeed": u(4.5, 7.5),
-            "speedFactor": "normc(1,0.1,0.6,1.4)",
-            "probability": 1.0,
-        }
-        bikes.append(_vtype(f"bike{i}", attrs))
-    peds = []
-    for i in range(4):
-        attrs = {
-            "vClass": "pedestrian",
-            "length": u(0.5, 0.8),
-            "width": u(0.5, 0.75),
-            "height": u(1.55, 1.95),
-            "minGap": 0.25,
-            "maxSpeed": u(1.1, 1.6),
-            "speedFactor": "normc(1,0.1,0.5,1.5)",
-            "probability": 1.0,
-        }
-        peds.append(_vtype(f"ped{i}", attrs))
-    veh = (
-        "<additional>\n"
-        '  <vTypeDistribution id="cars">\n' + "\n".join(cars) + "\n  </vTypeDistribution>\n"
-        '  <vTypeDistribution id="bikes">\n' + "\n".join(bikes) + "\n  </vTypeDistribution>\n"
-        "</additional>\n"
-    )
-    ped = (
-        "<additional>\n"
-        '  <vTypeDistribution id="peds">\n' + "\n".join(peds) + "\n  </vTypeDistribution>\n"
-        "</additional>\n"
-    )
-    return veh, ped
 
 
 def sumo_env() -> dict:
@@ -269,19 +232,35 @@ def _run(cmds: list[list[str]], cwd: Path, what: str) -> None:
 
 
 def build_net(spec: WorldSpec, workdir: str | Path) -> Path:
-    """Write the road network of `spec` as `workdir/w.net.xml`."""
+    """Write the road network of `spec` as `workdir/w.net.xml`.
+
+    netgenerate draws the topology (plain XML), `roads.classify` gives the edges their class, speed,
+    lanes and parking lanes, and netconvert builds junctions, signals, sidewalks, bike lanes and
+    crossings from that.
+    """
     import sumo
 
     wd = Path(workdir)
     wd.mkdir(parents=True, exist_ok=True)
     net = wd / "w.net.xml"
-    netgenerate = os.path.join(sumo.SUMO_HOME, "bin", "netgenerate")
-    _run([[netgenerate, *spec.net_args, "-o", str(net)]], wd, "netgenerate")
+    binary = os.path.join(sumo.SUMO_HOME, "bin")
+    _run(
+        [[os.path.join(binary, "netgenerate"), *spec.net_args, "--plain-output-prefix", "g"]],
+        wd,
+        "netgenerate",
+    )
+    rng = np.random.default_rng([spec.seed, 4])
+    classify(wd / "g.nod.xml", wd / "g.edg.xml", wd / "w.nod.xml", wd / "w.edg.xml", spec.roads, rng)
+    netconvert = [
+        os.path.join(binary, "netconvert"), "--node-files", "w.nod.xml", "--edge-files", "w.edg.xml",
+        *spec.convert_args, "-o", str(net),
+    ]  # fmt: skip
+    _run([netconvert], wd, "netconvert")
     return net
 
 
 def build_world(spec: WorldSpec, workdir: str | Path) -> WorldFiles:
-    """Write the net, vehicle types and trips of `spec` into `workdir`."""
+    """Write the net, vehicle types, parked cars and trips of `spec` into `workdir`."""
     import sumo
 
     wd = Path(workdir)
@@ -289,27 +268,35 @@ def build_world(spec: WorldSpec, workdir: str | Path) -> WorldFiles:
     veh_xml, ped_xml = vtype_xml(spec.seed)
     (wd / "w.vtypes.xml").write_text(veh_xml)
     (wd / "w.pedtypes.xml").write_text(ped_xml)
+    park_xml, parked = parked_xml(net, spec.seed, spec.parking_occupancy)
+    (wd / "w.park.rou.xml").write_text(park_xml)
+    km = lane_km(net)
+
+    def rate(density: float, cls: str) -> str:  # departures per hour
+        return f"{max(density * km[cls], 1.0):.1f}"
+
     rt = os.path.join(sumo.SUMO_HOME, "tools", "randomTrips.py")
     s = str(spec.seed % 2**31)
     common = ["-n", str(net), "--seed", s, "-b", "0", "-e", f"{spec.end_s:.0f}", "--random-depart"]
     cars = [
         sys.executable, rt, *common, "-a", "w.vtypes.xml", "-r", "w.car.rou.xml", "-o", "w.car.trips.xml",
-        "--prefix", "car", "--validate", "--vclass", "passenger", "--insertion-density", str(spec.car_density),
+        "--prefix", "car", "--validate", "--vclass", "passenger", "--insertion-rate", rate(spec.car_density, "passenger"),
         "--fringe-factor", "5", "--min-distance", "150",
         "-t", 'type="cars" departLane="best" departSpeed="max"',
     ]  # fmt: skip
     bikes = [
         sys.executable, rt, *common, "-a", "w.vtypes.xml", "-r", "w.bike.rou.xml", "-o", "w.bike.trips.xml",
-        "--prefix", "bike", "--validate", "--vclass", "bicycle", "--insertion-density", str(spec.bike_density),
+        "--prefix", "bike", "--validate", "--vclass", "bicycle", "--insertion-rate", rate(spec.bike_density, "bicycle"),
         "--min-distance", "100", "-t", 'type="bikes" departLane="best"',
     ]  # fmt: skip
     peds = [
         sys.executable, rt, *common, "-o", "w.ped.trips.xml", "--prefix", "ped", "--pedestrians",
-        "--insertion-density", str(spec.ped_density), "--min-distance", "50", "--max-distance", "500", "-t", 'type="peds"',
+        "--insertion-rate", rate(spec.ped_density, "pedestrian"), "--min-distance", "50", "--max-distance", "500",
+        "-t", 'type="peds"',
     ]  # fmt: skip
     _run([cars, bikes, peds], wd, "randomTrips")
-    routes = (wd / "w.car.rou.xml", wd / "w.bike.rou.xml", wd / "w.ped.trips.xml")
+    routes = (wd / "w.park.rou.xml", wd / "w.car.rou.xml", wd / "w.bike.rou.xml", wd / "w.ped.trips.xml")
     for r in routes:
         if not r.exists():
             raise WorldError(f"randomTrips wrote no {r.name}")
-    return WorldFiles(net=net, routes=routes, pedtypes=wd / "w.pedtypes.xml")
+    return WorldFiles(net=net, routes=routes, pedtypes=wd / "w.pedtypes.xml", parked=parked)

@@ -1,0 +1,128 @@
+"""Whole-dataset commands built from per-shard jobs: evaluate a submission, simulate a dataset, fill
+the token cache. The same code path runs with and without Ray, and the dataset aggregate is reduced
+from the per-shard results in shard order, so both give the same numbers exactly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from smartr1.data.atomic import atomic_write_bytes
+from smartr1.data.errors import DataError
+from smartr1.data.protos import sim_agents_pb2
+from smartr1.data.womd import expand_paths
+from smartr1.distributed.jobs import evaluate_shard, prepare_shard, simulate_shard
+from smartr1.distributed.runner import run_shards
+from smartr1.metrics import aggregate
+from smartr1.metrics.config import load_config
+from smartr1.metrics.submission import _iter_payloads, _parse, shard_name
+from smartr1.metrics.validate import SubmissionError
+
+
+def inputs_key(*inputs) -> str:
+    """A short hash of the inputs: files (paths, directories, globs: with their sizes and mtimes) and any
+    other values (options, policy names). Per-shard results made from other inputs are never reused."""
+    h = hashlib.sha256()
+    for item in inputs:
+        items = item if isinstance(item, list | tuple) else [item]
+        if items and all(isinstance(x, str | Path) for x in items):
+            try:
+                files = expand_paths(items)
+            except DataError:  # not files: a policy name, say
+                files = []
+            for f in files:
+                st = f.stat()
+                h.update(f"{f.resolve()}:{st.st_size}:{st.st_mtime_ns};".encode())
+            if files:
+                continue
+        h.update(json.dumps(item, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:12]
+
+
+def _source_file(src: str) -> str:
+    """The readable file behind a payload source ("archive.tar.gz:member" -> the archive)."""
+    head, sep, _ = str(src).rpartition(":")
+    if sep and head.endswith((".tar.gz", ".tgz", ".tar")) and Path(head).is_file():
+        return head
+    return str(src)
+
+
+def index_submission(submission) -> dict[str, str]:
+    """scenario id -> the submission file (or archive) that holds its rollouts."""
+    index: dict[str, str] = {}
+    dup = []
+    for src, payload in _iter_payloads(submission):
+        file = _source_file(src)
+        for pb in _parse(payload, src):
+            if pb.scenario_id in index:
+                dup.append(pb.scenario_id)
+            index[pb.scenario_id] = file
+    if dup:
+        raise SubmissionError(submission, [f"scenarios submitted more than once: {sorted(set(dup))[:10]}"])
+    return index
+
+
+def evaluate_dataset(scenarios, submission, results_dir, ray_address=None, console=None, **options) -> dict:
+    """`evaluate_rollouts`' report for a dataset, computed shard by shard."""
+    shards = expand_paths(scenarios)
+    if not shards:
+        raise DataError(None, f"no scenario files match {scenarios}")
+    index = index_submission(submission)
+    results = run_shards(evaluate_shard, shards, results_dir, (index, options), ray_address,
+                         description="evaluating", console=console)  # fmt: skip
+    missing = [m for r in results for m in r["missing"]]
+    seen = {i for r in results for i in r["order"]}
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} scenario(s) without rollouts: {missing[:10]}")
+    extra = sorted(set(index) - seen)
+    if extra:
+        problems.append(f"{len(extra)} submitted scenario(s) not in the evaluation set: {extra[:10]}")
+    if problems:
+        raise SubmissionError(submission, problems)
+    per = {sid: r["scenarios"][sid] for r in results for sid in r["order"]}
+    cfg = load_config(options.get("config", "2025"))
+    means = aggregate.dataset_mean(per)
+    return {"config": cfg.name, "num_scenarios": len(per), "scenarios": per, "dataset": means,
+            "buckets": aggregate.buckets(means, cfg)}  # fmt: skip
+
+
+def simulate_dataset(
+    scenarios, checkpoint: str, out_dir, ray_address=None, console=None, results_key: str = "", **options
+) -> list[Path]:
+    """Rollouts of every scenario shard, one official submission shard per input shard. Per-shard results
+    are kept in `<out_dir>/.shards-<results_key>/` (a rerun with the same inputs skips finished shards)."""
+    shards = expand_paths(scenarios)
+    if not shards:
+        raise DataError(None, f"no scenario files match {scenarios}")
+    path = Path(checkpoint)
+    model = path.read_bytes() if path.is_file() else checkpoint  # a reference policy name travels as is
+    out_dir = Path(out_dir)
+    results = run_shards(simulate_shard, shards, out_dir / f".shards-{results_key}", (model, options), ray_address,
+                         description="simulating", console=console)  # fmt: skip
+    written = []
+    stale = set(out_dir.glob("submission.binproto-*-of-*"))
+    for i, r in enumerate(results):
+        msg = sim_agents_pb2.SimAgentsChallengeSubmission()
+        for blob in r["rollouts"]:
+            msg.scenario_rollouts.append(sim_agents_pb2.ScenarioRollouts.FromString(blob))
+        p = out_dir / shard_name(i, len(results))
+        atomic_write_bytes(p, [msg.SerializeToString()])
+        written.append(p)
+    for old in stale - set(written):  # shards of an earlier, differently split run
+        old.unlink()
+    return written
+
+
+def prepare_dataset(
+    files, vocab_path, cache_dir, ray_address=None, console=None, skip_bad=False
+) -> list[dict]:
+    """Fill the token cache for every shard; returns one {scenarios, bad_records, cache} per shard."""
+    shards = expand_paths(files)
+    if not shards:
+        raise DataError(None, f"no scenario files match {files}")
+    vocab = Path(vocab_path).read_bytes()
+    options = {"cache_dir": str(cache_dir), "skip_bad": skip_bad}
+    return run_shards(prepare_shard, shards, Path(cache_dir) / ".prepare", (vocab, options), ray_address,
+                      description="tokenizing", console=console)  # fmt: skip

@@ -1,0 +1,79 @@
+"""The per-shard jobs: score a shard's scenarios, simulate them, or tokenize them into the cache.
+
+Each is a plain function of a shard path and picklable arguments, so it runs in this process or as a
+Ray task unchanged (see `runner.run_shards`). Models travel as checkpoint bytes, not paths, so workers
+on other machines need no copy of the checkpoint file.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from pathlib import Path
+
+from smartr1.data.threads import torch_threads
+from smartr1.data.womd import read_scenarios
+
+
+def evaluate_shard(shard, sources: Mapping[str, str], options: Mapping) -> dict:
+    """WOSAC metrics of one scenario shard: {"order": [ids], "scenarios": {id: fields}, "missing": [...]}.
+
+    `sources` maps scenario id -> the submission file holding its rollouts (only those are read).
+    """
+    from smartr1.metrics.scoring import evaluate_rollouts
+    from smartr1.metrics.submission import iter_scenario_rollouts, rollouts_from_proto
+
+    scen = list(read_scenarios(shard, skip_bad=options.get("skip_bad", False)))
+    ids = {s.scenario_id for s in scen}
+    ros = {}
+    for src in sorted({sources[i] for i in ids if i in sources}):
+        for where, pb in iter_scenario_rollouts(src):
+            if pb.scenario_id in ids:
+                ros[pb.scenario_id] = rollouts_from_proto(pb, where)
+    missing = sorted(ids - set(ros))
+    if missing:
+        return {"order": [s.scenario_id for s in scen], "scenarios": {}, "missing": missing}
+    res = evaluate_rollouts(
+        scen, ros, device=options.get("device", "cpu"), config=options.get("config", "2025"),
+        batch_size=options.get("batch_size", 4), threads=1, num_rollouts=options.get("num_rollouts", 32),
+    )  # fmt: skip
+    return {"order": [s.scenario_id for s in scen], "scenarios": res["scenarios"], "missing": []}
+
+
+def _policy(checkpoint: bytes | str, options: Mapping):
+    from smartr1.rollout.policy import load_policy
+
+    kw = {k: options[k] for k in ("top_k", "temperature", "start", "scenarios_per_batch") if k in options}
+    if isinstance(checkpoint, bytes):  # a model checkpoint's content
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(suffix=".pt") as f:
+            f.write(checkpoint)
+            f.flush()
+            return load_policy(f.name, device=options.get("device", "cpu"), **kw)
+    return load_policy(checkpoint, device=options.get("device", "cpu"), **kw)
+
+
+def simulate_shard(shard, checkpoint: bytes | str, options: Mapping) -> dict:
+    """Rollouts of one scenario shard as serialized `ScenarioRollouts` messages, in shard order."""
+    from smartr1.metrics.submission import rollouts_to_proto
+
+    policy = _policy(checkpoint, options)
+    out = []
+    with torch_threads(options.get("threads", 1)):
+        scen = list(read_scenarios(shard, skip_bad=options.get("skip_bad", False)))
+        for ro in policy.rollout(scen, num_rollouts=options.get("rollouts", 32), seed=options.get("seed", 0)):
+            out.append(rollouts_to_proto(ro).SerializeToString())
+    return {"order": [s.scenario_id for s in scen], "rollouts": out}
+
+
+def prepare_shard(shard, vocab: bytes, options: Mapping) -> dict:
+    """Tokenize one shard into the token cache (a shared directory on a cluster)."""
+    from smartr1.tokens.vocabulary import MotionVocab
+    from smartr1.training.cache import TokenizedDataset
+
+    v = MotionVocab.load(io.BytesIO(vocab))
+    ds = TokenizedDataset(
+        [Path(shard)], v, cache_dir=options.get("cache_dir"), skip_bad=options.get("skip_bad", False)
+    )
+    return {"scenarios": len(ds), "bad_records": ds.stats["bad_records"], "cache": str(ds._paths[0])}

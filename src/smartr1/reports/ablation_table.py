@@ -1,0 +1,138 @@
+"""From the ablation's stored results to its table: means and spreads over training seeds, paired
+differences between rows (same scenarios, same seeds), markdown + JSON + a bar chart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from smartr1.data.atomic import atomic_path, atomic_write_bytes
+
+COLUMNS = (
+    ("realism_meta_metric", "meta-metric"),
+    ("kinematic_metrics", "kinematic"),
+    ("interactive_metrics", "interactive"),
+    ("map_based_metrics", "map-based"),
+    ("min_ade", "minADE (m)"),
+    ("simulated_collision_rate", "collision"),
+    ("simulated_offroad_rate", "offroad"),
+    ("simulated_traffic_light_violation_rate", "red light"),
+)
+# (better, worse) pairs whose ordering the paper claims or the issue asks about
+PAIRS = (
+    ("sft", "pretrain"),
+    ("sft+rft", "sft"),
+    ("sft+rft+sft", "sft+rft"),
+    ("sft+rft+sft", "sft+sft"),
+    ("sft+sft", "sft"),
+    ("sft+rft", "rft:grpo"),
+    ("sft+rft", "rft:reinforce"),
+    ("sft+rft", "rft:loo"),
+)
+
+
+def load_results(out: Path, set_name: str) -> dict[str, dict[int, dict]]:
+    rows: dict[str, dict[int, dict]] = {}
+    for f in sorted((Path(out) / "results" / set_name).glob("*/seed*.json")):
+        rec = json.loads(f.read_text())
+        rows.setdefault(rec["row"], {})[int(rec["seed"])] = rec
+    return rows
+
+
+def _row_stats(seeds: dict[int, dict]) -> dict:
+    out = {"seeds": sorted(seeds)}
+    for key, _ in COLUMNS:
+        vals = np.array([seeds[s]["buckets"][key] for s in sorted(seeds)], float)
+        out[key] = {"mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0}
+    last = [r.get("train_seconds", {}) for r in seeds.values()]
+    out["stage_seconds"] = float(np.mean([list(t.values())[-1] if t else 0.0 for t in last]))
+    return out
+
+
+def paired(a: dict[int, dict], b: dict[int, dict], key: str = "metametric") -> dict | None:
+    """Row a - row b on the scenarios and seeds both have: per-scenario differences averaged over the
+    common seeds (mean +- standard error over scenarios), and the per-seed differences of the means."""
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return None
+    ids = sorted(set.intersection(*[set(a[s]["scenarios"]) & set(b[s]["scenarios"]) for s in seeds]))
+    d = np.array([[a[s]["scenarios"][i][key] - b[s]["scenarios"][i][key] for i in ids] for s in seeds])
+    per_scenario = d.mean(0)
+    per_seed = d.mean(1)
+    se = float(per_scenario.std(ddof=1) / np.sqrt(len(ids))) if len(ids) > 1 else float("nan")
+    mean = float(per_scenario.mean())
+    consistent = bool((per_seed > 0).all() or (per_seed < 0).all())
+    verdict = (
+        "a > b"
+        if mean > 2 * se and consistent
+        else "a < b"
+        if mean < -2 * se and consistent
+        else "within noise"
+    )
+    return {"seeds": seeds, "scenarios": len(ids), "mean": mean, "se": se, "per_seed": per_seed.tolist(),
+            "consistent_sign": consistent, "verdict": verdict}  # fmt: skip
+
+
+def summarize(out: Path, sets: list[str]) -> dict:
+    report = {}
+    for set_name in sets:
+        rows = load_results(out, set_name)
+        report[set_name] = {
+            "rows": {name: _row_stats(seeds) for name, seeds in rows.items()},
+            "pairs": {f"{a} vs {b}": paired(rows[a], rows[b]) for a, b in PAIRS if a in rows and b in rows},
+        }
+    return report
+
+
+def _fmt(s: dict, key: str) -> str:
+    v = s[key]
+    return f"{v['mean']:.4f} ± {v['std']:.4f}" if len(s["seeds"]) > 1 else f"{v['mean']:.4f}"
+
+
+def write_report(out: Path, report: dict, config: dict) -> None:
+    out = Path(out)
+    atomic_write_bytes(out / "ablation.json", [json.dumps({"config": config, **report}, indent=1).encode()])
+    lines = ["# Ablation of the SMART-R1 recipe", ""]
+    for set_name, rep in report.items():
+        lines += [f"## {set_name} scenarios", "", "| row | seeds | " + " | ".join(c for _, c in COLUMNS) + " | stage s |",
+                  "|---|---|" + "---|" * (len(COLUMNS) + 1)]  # fmt: skip
+        for name, s in rep["rows"].items():
+            lines.append(f"| {name} | {len(s['seeds'])} | " + " | ".join(_fmt(s, k) for k, _ in COLUMNS)
+                         + f" | {s['stage_seconds']:.0f} |")  # fmt: skip
+        lines += ["", "Paired differences of the meta-metric (a - b; per-scenario mean over common seeds, "
+                  "± standard error over scenarios; per-seed differences of the means):", "",
+                  "| a vs b | difference | ± s.e. | per seed | verdict |", "|---|---|---|---|---|"]  # fmt: skip
+        for pair, p in rep["pairs"].items():
+            if p:
+                seeds = ", ".join(f"{x:+.4f}" for x in p["per_seed"])
+                lines.append(f"| {pair} | {p['mean']:+.4f} | {p['se']:.4f} | {seeds} | {p['verdict']} |")
+        lines.append("")
+    atomic_write_bytes(out / "ablation.md", ["\n".join(lines).encode()])
+    _chart(out / "ablation.png", report)
+
+
+def _chart(path: Path, report: dict) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    keys = ("realism_meta_metric", "min_ade", "simulated_collision_rate", "simulated_offroad_rate")
+    fig = Figure(figsize=(14, 3.6 * len(report)), dpi=90)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(report), len(keys), squeeze=False)
+    for r, (set_name, rep) in enumerate(report.items()):
+        names = list(rep["rows"])
+        for c, key in enumerate(keys):
+            ax = axes[r][c]
+            m = [rep["rows"][n][key]["mean"] for n in names]
+            e = [rep["rows"][n][key]["std"] for n in names]
+            ax.bar(range(len(names)), m, yerr=e, capsize=3, color="#4c72b0")
+            ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
+            ax.set_title(f"{set_name}: {dict(COLUMNS)[key]}", fontsize=9)
+            if key == "realism_meta_metric" and m:
+                lo = min(m) - 0.05
+                ax.set_ylim(max(0.0, lo), min(1.0, max(m) + 0.03))
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")

@@ -1,0 +1,52 @@
+"""Advantage rules of reinforcement fine-tuning: how a realism reward becomes a learning signal.
+
+Each is a small pure function; `rft.py` picks one by name. Rewards are WOSAC meta-metrics.
+- MPO (SMART-R1): a fixed target alpha instead of a learned or group baseline.
+- GRPO: normalised within a group of G independent rollout sets of the same scenario.
+- REINFORCE: a running mean of past rewards as the baseline.
+- Leave-one-out (RLFTSim's MLOO): one reward per rollout from the same 32 rollouts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+def mpo(reward: torch.Tensor, alpha: float) -> torch.Tensor:
+    """A = r - alpha, per scenario [S]."""
+    return reward - alpha
+
+
+def grpo(reward: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """A = (r - mean) / std over the G draws of each scenario: rewards [S, G] -> [S, G]."""
+    mean = reward.mean(-1, keepdim=True)
+    std = reward.std(-1, keepdim=True, unbiased=False)
+    return (reward - mean) / (std + eps)
+
+
+@dataclass
+class RunningMean:
+    """An exponential running mean, the REINFORCE baseline (state that checkpoints with the module)."""
+
+    decay: float = 0.9
+    value: float | None = None
+
+    def update(self, x: float) -> None:
+        self.value = x if self.value is None else self.decay * self.value + (1 - self.decay) * x
+
+
+def reinforce(reward: torch.Tensor, baseline: RunningMean) -> torch.Tensor:
+    """A = r - b with b the running mean of earlier rewards (the first batch uses its own mean);
+    the baseline is updated after use, so a reward never baselines itself."""
+    b = float(reward.mean()) if baseline.value is None else baseline.value
+    adv = reward - b
+    baseline.update(float(reward.mean()))
+    return adv
+
+
+def leave_one_out(loo_metric: torch.Tensor) -> torch.Tensor:
+    """r_i = mean_j M(-j) - M(-i): loo_metric [S, R] holds M(-i), the meta-metric of the rollouts
+    without rollout i. A rollout whose removal lowers the metric helped it: positive reward."""
+    return loo_metric.mean(-1, keepdim=True) - loo_metric

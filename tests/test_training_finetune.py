@@ -1,0 +1,141 @@
+"""Closed-loop SFT and RFT stages on tiny synthetic data: they train, checkpoint, record their parent,
+and the pipeline resumes a killed run to the same result as an uninterrupted one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from smartr1.data.womd import write_scenarios
+from smartr1.testing.tracks import synthetic_scenario
+from smartr1.training.config import load_config
+
+SMALL = {"vocab_size": 32, "hidden": 32, "heads": 2, "head_dim": 8, "agent_layers": 1, "map_layers": 1}
+
+
+def _data(tmp_path: Path, n: int = 4) -> Path:
+    f = tmp_path / "train.tfrecord"
+    write_scenarios(f, [synthetic_scenario(seed=i, num_agents=6, scenario_id=f"s{i}") for i in range(n)])
+    return f
+
+
+def _cfg(tmp_path, data, stage, out, steps, init=None, **extra):
+    ov = {"out": str(tmp_path / out), "data": {"train": [str(data)], "cache_dir": str(tmp_path / "cache"),
+          "batch_size": 2}, "trainer": {"max_steps": steps, "checkpoint_every_n_steps": 1, "log_every_n_steps": 1},
+          **extra}  # fmt: skip
+    if init:
+        ov["init_checkpoint"] = str(init)
+    else:
+        ov["model"] = SMALL
+    return load_config(stage, "nano", overrides=ov)
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    from smartr1.training.pretrain import train_pretrain
+
+    tmp = tmp_path_factory.mktemp("ft")
+    data = _data(tmp)
+    return tmp, data, train_pretrain(_cfg(tmp, data, "pretrain", "pt", 2))
+
+
+def _meta(ckpt):
+    return torch.load(ckpt, weights_only=False)
+
+
+def test_sft_trains_from_its_parent_with_frozen_map_encoder(pretrained):
+    from smartr1.training.sft import train_sft
+
+    tmp, data, parent = pretrained
+    ckpt = train_sft(_cfg(tmp, data, "sft", "sft", 2, parent, sft={"top_k": 4}))
+    c, p = _meta(ckpt), _meta(parent)
+    assert c["smartr1"]["stage"] == "sft" and c["smartr1"]["parent"] == str(parent) and c["global_step"] == 2
+    sd, psd = c["state_dict"], p["state_dict"]
+    frozen = [k for k in sd if k.startswith(("model.map_encoder.", "model.token_mlp.", "model.class_emb."))]
+    assert frozen and all(torch.equal(sd[k], psd[k]) for k in frozen)
+    moved = [k for k in sd if k.startswith("model.decoder.") and not torch.equal(sd[k], psd[k])]
+    assert moved  # the decoder did learn
+
+
+@pytest.mark.parametrize("rule", ["mpo", "grpo", "reinforce", "loo"])
+def test_rft_rules_train_and_keep_the_reference_frozen(pretrained, rule):
+    from smartr1.training.rft import train_rft
+
+    tmp, data, parent = pretrained
+    rft = {"rule": rule, "num_rollouts": 4, "grad_rollouts": 2, "groups": 2, "calibration_scenarios": 2}
+    ckpt = train_rft(_cfg(tmp, data, "rft", f"rft_{rule}", 2, parent, rft=rft))
+    c, p = _meta(ckpt), _meta(parent)
+    assert c["smartr1"]["stage"] == "rft" and c["global_step"] == 2
+    ref = {k[len("reference.") :]: v for k, v in c["state_dict"].items() if k.startswith("reference.")}
+    assert all(torch.equal(v, p["state_dict"]["model." + k]) for k, v in ref.items())
+    assert any(
+        not torch.equal(c["state_dict"]["model." + k], v) for k, v in ref.items() if v.is_floating_point()
+    )
+    alpha = json.loads((tmp / f"rft_{rule}" / "alpha.json").read_text())
+    assert alpha["alpha"] == pytest.approx(alpha["mean_reward"] - 0.01) and 0 < alpha["mean_reward"] < 1
+    from smartr1.model.checkpoint import load_model
+
+    model, _ = load_model(ckpt)  # the exported policy has no reference weights in it
+    assert not any(k.startswith("reference.") for k in model.state_dict())
+
+
+PIPELINE_SCRIPT = """
+import json, sys
+from smartr1.training.pipeline import run_pipeline
+out, data, cache, small = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+shared = {"data": {"train": [data], "cache_dir": cache, "batch_size": 2},
+          "trainer": {"checkpoint_every_n_steps": 1, "log_every_n_steps": 1}}
+per = {"pretrain": {"model": small, "trainer": {"max_steps": 4}},
+       "sft": {"trainer": {"max_steps": 3}, "sft": {"top_k": 4}},
+       "rft": {"trainer": {"max_steps": 3}, "rft": {"num_rollouts": 4, "grad_rollouts": 2, "calibration_scenarios": 2}},
+       "sft2": {"trainer": {"max_steps": 2}, "sft": {"top_k": 4}}}
+run_pipeline(out, shared, per)
+"""
+
+
+def _run_pipeline(out, data, cache, kill_after: float | None = None):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    args = [sys.executable, "-c", PIPELINE_SCRIPT, str(out), str(data), str(cache), json.dumps(SMALL)]
+    p = subprocess.Popen(args, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    if kill_after is None:
+        assert p.wait(timeout=600) == 0
+        return
+    deadline = time.time() + 600
+    while time.time() < deadline and p.poll() is None:
+        if (Path(out) / "rft" / "checkpoints" / "last.ckpt").exists() and not (
+            Path(out) / "rft" / "done.json"
+        ).exists():
+            time.sleep(kill_after)
+            break
+        time.sleep(0.2)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+
+
+def test_pipeline_resumes_after_sigkill_to_the_uninterrupted_result(tmp_path):
+    data = _data(tmp_path, 3)
+    _run_pipeline(tmp_path / "whole", data, tmp_path / "cache")
+    _run_pipeline(tmp_path / "killed", data, tmp_path / "cache", kill_after=0.5)  # killed inside RFT
+    assert not (tmp_path / "killed" / "sft2" / "done.json").exists()
+    _run_pipeline(tmp_path / "killed", data, tmp_path / "cache")
+    for stage in ("pretrain", "sft", "rft", "sft2"):
+        a = json.loads((tmp_path / "whole" / stage / "done.json").read_text())
+        b = json.loads((tmp_path / "killed" / stage / "done.json").read_text())
+        sa, sb = _meta(a["checkpoint"])["state_dict"], _meta(b["checkpoint"])["state_dict"]
+        assert all(torch.equal(sa[k], sb[k]) for k in sa), stage
+        if stage != "pretrain":
+            assert (
+                Path(b["parent"]).parent.parent.name
+                == {"sft": "pretrain", "rft": "sft", "sft2": "rft"}[stage]
+            )
+    leftovers = [p for p in (tmp_path / "killed").rglob("*") if ".tmp" in p.name]
+    assert not leftovers
