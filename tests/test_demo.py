@@ -19,6 +19,9 @@ def test_demo_end_to_end_and_resume(tmp_path):
         train_scenarios=4,
         val_scenarios=2,
         max_steps=3,
+        sft_steps=2,
+        rft_steps=1,
+        sft2_steps=1,
         batch_size=2,
         rollouts=2,
         workers=1,
@@ -45,6 +48,16 @@ def test_demo_end_to_end_and_resume(tmp_path):
         "smart"
     ]
     assert (cfg.out / "report.md").read_text().startswith("# smartr1 demo report")
+    # every stage of the pipeline ran from its parent and was scored on the held-out set
+    assert list(saved["stages"]) == ["pretrain", "sft", "rft", "sft2"]
+    for stage in ("sft", "rft", "sft2"):
+        done = json.loads((cfg.out / stage / "done.json").read_text())
+        assert (
+            Path(done["parent"]).parent.parent.name == {"sft": "pretrain", "rft": "sft", "sft2": "rft"}[stage]
+        )
+    assert saved["checkpoint"] == json.loads((cfg.out / "sft2" / "done.json").read_text())["checkpoint"]
+    smart = saved["results"]["smart"]
+    assert saved["stages"]["sft2"]["held_out"] == {**smart["buckets"], **smart["dataset"]}
     # A second run finds every stage done and gives the same numbers.
     again = run_demo(cfg)
     assert again["results"] == report["results"]

@@ -152,7 +152,7 @@ def test_stepped_session_equals_the_plain_loop(start):
     m = small_model()
     b = random_scene_batch(2, 9, 30, m.vocab_poses, extent=30, seed=7)
     b.sim_mask[0, :3] = False  # compaction moves the sim agents; results must not notice
-    got = rollout_batch(m, b, 4, seed=3, start=start).token
+    got = rollout_batch(m, b, 4, seed=3, top_k=5, start=start).token
     assert torch.equal(got, _reference_rollout(m, b, 4, 3, 5, start))
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from smartr1.data.atomic import atomic_write_bytes
 from smartr1.machine import describe_machine
+from smartr1.rollout.sampling import DEFAULT_TOP_K
 
 COMPARED_POLICIES = ("smart", "constant-velocity", "logged-oracle")  # the model, then reference policies
 
@@ -25,12 +26,15 @@ class DemoConfig:
     seed: int = 0
     workers: int = 2
     size: str = "nano"
-    max_steps: int = 400
+    max_steps: int = 300  # pretraining steps; the fine-tuning stages follow (0 skips a stage)
+    sft_steps: int = 60
+    rft_steps: int = 30
+    sft2_steps: int = 30
     batch_size: int = 4
     rollouts: int = 32
     device: str = "cpu"
     render: int = 2
-    top_k: int = 5
+    top_k: int = DEFAULT_TOP_K
     tiny_worlds: bool = False  # small, quick SUMO worlds (smoke runs and tests)
 
 
@@ -115,38 +119,38 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
     console.print("\n".join(pictures))
     seconds["render"] = time.perf_counter() - t0
 
-    # 3. pretraining ---------------------------------------------------------------------------
-    t0 = stage(f"pretrain SMART-{cfg.size} by next-token prediction ({cfg.max_steps} steps)")
-    from smartr1.training.config import load_config
-    from smartr1.training.pretrain import train_pretrain
-    from smartr1.training.resume import last_checkpoint
+    # 3. training: pretrain -> CAT-K SFT -> RFT (MPO) -> CAT-K SFT, each stage scored on the held-out set
+    from smartr1.training.pipeline import PIPELINE, run_pipeline
 
     _quiet_lightning()
-    run_dir = out / "pretrain"
-    marker = run_dir / "done.json"
-    if marker.exists():
-        ckpt = Path(json.loads(marker.read_text())["checkpoint"])
-        console.print(f"already trained: {ckpt}")
-    else:
-        tcfg = load_config(
-            "pretrain",
-            cfg.size,
-            overrides={
-                "out": str(run_dir),
-                "data": {
-                    "train": [str(out / "data" / "train")],
-                    "batch_size": cfg.batch_size,
-                    "cache_dir": str(out / "cache"),
-                },
-                "trainer": {
-                    "max_steps": cfg.max_steps,
-                    "accelerator": "gpu" if cfg.device.startswith("cuda") else "cpu",
-                },
-            },
+    steps = dict(zip(PIPELINE, (cfg.max_steps, cfg.sft_steps, cfg.rft_steps, cfg.sft2_steps), strict=True))
+    stages = [s for s in PIPELINE if steps[s] > 0]
+    shared = {
+        "data": {"train": [str(out / "data" / "train")], "cache_dir": str(out / "cache")},
+        "trainer": {"accelerator": "gpu" if cfg.device.startswith("cuda") else "cpu"},
+    }
+    per_stage = {s: {"trainer": {"max_steps": steps[s]}} for s in stages}
+    for s in stages:
+        if s != "rft":  # RFT's batch is one scenario x 32 rollouts (rft.yaml)
+            per_stage[s]["data"] = {"batch_size": cfg.batch_size}
+    if "rft" in per_stage:  # the reward scores as many rollouts as the demo evaluates
+        per_stage["rft"]["rft"] = {"num_rollouts": cfg.rollouts, "grad_rollouts": min(4, cfg.rollouts)}
+
+    def on_stage(name: str, rec: dict) -> None:
+        seconds[f"train_{name}"] = rec["train_seconds"]
+        seconds[f"score_{name}"] = sum(rec.get("eval_seconds", {}).values())
+        held = rec.get("held_out", {}).get("dataset", {})
+        console.print(
+            f"{name}: {rec['train_seconds'] / 60:.1f} min, held-out meta-metric "
+            f"{held.get('metametric', float('nan')):.4f}, minADE {held.get('min_average_displacement_error', float('nan')):.3f} m"
         )
-        ckpt = train_pretrain(tcfg, resume=last_checkpoint(run_dir) is not None)
-        _mark(marker, {"checkpoint": str(ckpt)})
-    seconds["pretrain"] = time.perf_counter() - t0
+
+    stage(f"train SMART-{cfg.size}: " + " -> ".join(f"{s} ({steps[s]} steps)" for s in stages))
+    records = run_pipeline(
+        out, shared, per_stage, stages=stages, size=cfg.size, val=val, rollouts=cfg.rollouts,
+        seed=cfg.seed, device=cfg.device, on_stage=on_stage,
+    )  # fmt: skip
+    ckpt = Path(records[stages[-1]]["checkpoint"])
 
     # 4. simulate + evaluate -------------------------------------------------------------------
     from smartr1.metrics.scoring import evaluate_rollouts
@@ -183,12 +187,25 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
             render_rollouts_gif(val[0], loaded["smart"][val[0].scenario_id], gif, stride=2, other_rollouts=4)
         pictures.append(str(gif))
 
+    if val and cfg.render and len(stages) > 1:  # rollouts of one scene before and after fine-tuning
+        for name in (stages[0], stages[-1]):
+            path = out / "pictures" / f"{val[0].scenario_id}_{name}.png"
+            if not path.exists():
+                policy = load_policy(records[name]["checkpoint"], device=cfg.device, top_k=cfg.top_k)
+                ros = policy.rollout(val[:1], num_rollouts=8, seed=cfg.seed)[0]
+                render_scenario_png(val[0], path, rollouts=ros)
+            pictures.append(str(path))
+
     report = {
         "config": {k: str(v) for k, v in asdict(cfg).items()},
         "machine": describe_machine(cfg.device),
         "checkpoint": str(ckpt),
         "pictures": pictures,
         "seconds": {k: round(v, 2) for k, v in seconds.items()},
+        "stages": {
+            k: {"train_seconds": r["train_seconds"], "held_out": _flat(r.get("held_out", {}))}
+            for k, r in records.items()
+        },
         "results": {k: {"dataset": v["dataset"], "buckets": v["buckets"]} for k, v in results.items()},
         "kinematics": {k: {g: p[g].get("per_second", []) for g in p} for k, p in profiles.items()},
     }
@@ -206,6 +223,11 @@ FIELDS = (
     ("simulated_collision_rate", "collision rate"),
     ("simulated_offroad_rate", "offroad rate"),
 )
+
+
+def _flat(res: dict) -> dict:
+    """One mapping of a result's dataset means and its buckets (kinematic, interactive, map-based)."""
+    return {**res.get("buckets", {}), **res.get("dataset", {})}
 
 
 def _value(res: dict, key: str) -> float:
@@ -238,6 +260,12 @@ def _write_report(out: Path, report: dict) -> None:
             lines.append(
                 f"| {name} | " + " | ".join(f"{r['sim_mean']:.1f} / {r['log_mean']:.1f}" for r in row) + " |"
             )
+    lines += ["", "Held-out realism after each training stage:", ""]
+    lines += ["| stage | train min | " + " | ".join(label for _, label in FIELDS) + " |"]
+    lines += ["|---|---|" + "---|" * len(FIELDS)]
+    for name, st in report.get("stages", {}).items():
+        vals = " | ".join(f"{st['held_out'].get(k, float('nan')):.4f}" for k, _ in FIELDS)
+        lines.append(f"| {name} | {st['train_seconds'] / 60:.1f} | {vals} |")
     lines += ["", "Seconds per stage: " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()), ""]
     atomic_write_bytes(out / "report.md", ["\n".join(lines).encode()])
 
@@ -253,5 +281,17 @@ def _print_table(console, report: dict) -> None:
     for key, label in FIELDS:
         table.add_row(label, *(f"{_value(r, key):.4f}" for r in res.values()))
     console.print(table)
+    stages = Table(title="held-out realism after each training stage")
+    for col in ("stage", "train min", "meta-metric", "minADE (m)"):
+        stages.add_column(col, justify="right")
+    for name, st in report.get("stages", {}).items():
+        h = st["held_out"]
+        stages.add_row(
+            name,
+            f"{st['train_seconds'] / 60:.1f}",
+            f"{h.get('metametric', float('nan')):.4f}",
+            f"{h.get('min_average_displacement_error', float('nan')):.3f}",
+        )
+    console.print(stages)
     total = sum(report["seconds"].values())
     console.print(f"total {total / 60:.1f} min; report: {Path(report['config']['out']) / 'report.md'}")

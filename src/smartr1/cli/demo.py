@@ -16,7 +16,12 @@ def demo_command(
     val_scenarios: Annotated[
         int, typer.Option(min=1, help="Generated held-out scenarios to evaluate on.")
     ] = 20,
-    max_steps: Annotated[int, typer.Option(min=1, help="Pretraining optimizer steps.")] = 400,
+    max_steps: Annotated[int, typer.Option(min=1, help="Pretraining optimizer steps.")] = 300,
+    sft_steps: Annotated[int, typer.Option(min=0, help="CAT-K closed-loop SFT steps (0 skips).")] = 60,
+    rft_steps: Annotated[
+        int, typer.Option(min=0, help="MPO reinforcement fine-tuning steps (0 skips).")
+    ] = 30,
+    sft2_steps: Annotated[int, typer.Option(min=0, help="Second CAT-K SFT steps (0 skips).")] = 30,
     size: Annotated[str, typer.Option(help="Model size: nano (CPU default), mini, tiny.")] = "nano",
     rollouts: Annotated[int, typer.Option(min=1, help="Rollouts per scenario (WOSAC uses 32).")] = 32,
     seed: Annotated[int, typer.Option(min=0, help="Seed for data generation, training and sampling.")] = 0,
@@ -24,7 +29,8 @@ def demo_command(
     device: Annotated[str, typer.Option(help="cpu or cuda[:N] for training, rollouts and metrics.")] = "cpu",
     quick: Annotated[bool, typer.Option(help="A minute-long smoke run: tiny data and few steps.")] = False,
 ) -> None:
-    """Generate scenarios, render them, pretrain SMART, simulate 32 rollouts and score them with WOSAC."""
+    """Generate scenarios, render them, train SMART (pretrain -> SFT -> RFT -> SFT), simulate 32 rollouts and
+    score them with WOSAC."""
     from smartr1.demo import DemoConfig, run_demo
 
     cfg = DemoConfig(
@@ -35,9 +41,13 @@ def demo_command(
         workers=workers,
         size=size,
         max_steps=max_steps,
+        sft_steps=sft_steps,
+        rft_steps=rft_steps,
+        sft2_steps=sft2_steps,
         rollouts=rollouts,
         device=device,
     )
     if quick:
         cfg.train_scenarios, cfg.val_scenarios, cfg.max_steps, cfg.tiny_worlds = 12, 4, 20, True
+        cfg.sft_steps, cfg.rft_steps, cfg.sft2_steps = 4, 2, 2
     run_demo(cfg)

@@ -32,7 +32,10 @@ def evaluate_command(
     ] = 32,
     ray: RayAddress = None,
 ) -> None:
-    """Score every scenario, print a table and write per-scenario and dataset metrics (official names)."""
+    """Score every scenario, print a table and write per-scenario and dataset metrics (official names).
+
+    Scenarios the metric cannot score (no road edge) are listed by name under "unscorable" and
+    skipped; their rollouts must still follow the submission rules."""
     from rich.console import Console
     from rich.table import Table
 
@@ -75,4 +78,6 @@ def evaluate_command(
             f, *[f"{result['scenarios'][s][f]:.4f}" for s in show_ids], f"{result['buckets'][f]:.4f}"
         )
     console.print(table)
+    for sid, why in sorted(result["unscorable"].items()):
+        console.print(f"[yellow]unscorable, not in the means:[/yellow] {sid}: {why}", highlight=False)
     console.print(f"wrote {out}")

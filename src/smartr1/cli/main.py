@@ -28,6 +28,7 @@ def _register() -> None:
         evaluate,
         generate,
         inspect,
+        package,
         prepare,
         render,
         report,
@@ -49,6 +50,7 @@ def _register() -> None:
     app.command("simulate")(simulate.simulate_command)
     app.command("evaluate")(evaluate.evaluate_command)
     app.command("validate")(validate.validate_command)
+    app.command("package")(package.package_command)
     report_app = typer.Typer(help="Reports on rollouts and trained models.", no_args_is_help=True)
     report_app.command("kinematics")(report.kinematics_command)
     report_app.command("ablation")(report.ablation_command)

@@ -24,7 +24,10 @@ def simulate_command(
     rollouts: Annotated[int, typer.Option(help="Joint rollouts per scenario (WOSAC: 32).")] = 32,
     seed: Annotated[int, typer.Option(help="Sampling seed (results are reproducible per scenario).")] = 0,
     device: Annotated[str, typer.Option(help="torch device: cpu, cuda, ...")] = "cpu",
-    top_k: Annotated[int, typer.Option(help="Sample among the top-k tokens (1 = greedy).")] = 5,
+    top_k: Annotated[
+        int | None,
+        typer.Option(help="Sample among the top-k tokens (1 = greedy; default 20, DEFAULT_TOP_K)."),
+    ] = None,
     temperature: Annotated[float, typer.Option(help="Softmax temperature of sampling.")] = 1.0,
     start: Annotated[
         str, typer.Option(help="Where the future's token chain starts: logged (step-10 pose) or tokenized.")
@@ -45,6 +48,9 @@ def simulate_command(
 
     from smartr1.data.womd import expand_paths
     from smartr1.distributed.datasets import inputs_key, simulate_dataset
+    from smartr1.rollout.sampling import DEFAULT_TOP_K
+
+    top_k = DEFAULT_TOP_K if top_k is None else top_k
 
     console = Console()
     if rollouts < 1:

@@ -1,50 +1,77 @@
-"""`smartr1 validate`: check a sim-agents submission against the official rules (plus finite values)."""
+"""`smartr1 validate`: every problem of a sim-agents submission (official rules plus finite values) or
+of scenario files, listed at once.
+
+Exit status: 0 when nothing is wrong, 1 when problems were found (all printed), 2 when the input
+holds nothing readable at all (one `error:` line naming the file).
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 
+class Kind(StrEnum):
+    auto = "auto"
+    submission = "submission"
+    scenarios = "scenarios"
+
+
+def _is_scenario_input(path: str) -> bool:
+    """Scenario files are TFRecords; submissions are bare binprotos or tarballs."""
+    from smartr1.data.tfrecord import looks_like_tfrecord
+    from smartr1.data.womd import expand_paths
+
+    files = expand_paths([path])
+    return bool(files) and all(looks_like_tfrecord(f) for f in files)
+
+
 def validate_command(
     submission: Annotated[
-        str, typer.Argument(help="A binproto, a directory or glob of shards, or a .tar.gz.")
+        str,
+        typer.Argument(
+            help="A submission (binproto, directory or glob of shards, .tar.gz) or scenario files."
+        ),
     ],
     scenarios: Annotated[
         list[str] | None,
         typer.Option("--scenarios", help="Scenario files: also check object ids and scenario coverage."),
     ] = None,
+    kind: Annotated[
+        Kind, typer.Option(help="What the argument holds; auto tells TFRecord scenarios from submissions.")
+    ] = Kind.auto,
 ) -> None:
-    """Report every problem of a submission; exit status 1 if there is any."""
-    from google.protobuf.message import DecodeError
+    """Report every problem of a submission or of scenario files; exit status 1 if there is any."""
     from rich.console import Console
+    from rich.markup import escape
 
-    from smartr1.data.protos import sim_agents_pb2
-    from smartr1.data.womd import read_scenarios
-    from smartr1.metrics.submission import _iter_payloads, iter_scenario_rollouts
-    from smartr1.metrics.validate import check_coverage, check_metadata, check_scenario_rollouts_proto
+    from smartr1.data.errors import DataError
 
-    console = Console()
-    by_id = {s.scenario_id: s for s in read_scenarios(scenarios)} if scenarios else None
-    problems: list[str] = []
-    seen: list[str] = []
-    for src, payload in _iter_payloads(submission):
-        try:
-            sub = sim_agents_pb2.SimAgentsChallengeSubmission.FromString(payload)
-        except DecodeError:
-            continue  # a bare ScenarioRollouts carries no submission metadata
-        if sub.HasField("submission_type") or sub.account_name:
-            problems += [f"{src}: {p}" for p in check_metadata(sub)]
-    for src, pb in iter_scenario_rollouts(submission):
-        seen.append(pb.scenario_id)
-        scen = by_id.get(pb.scenario_id) if by_id is not None else None
-        problems += [f"{src}: {p}" for p in check_scenario_rollouts_proto(pb, scen)]
-    if by_id is not None:
-        problems += check_coverage(seen, by_id)
+    console = Console(highlight=False)
+    if kind == Kind.scenarios or (kind == Kind.auto and _is_scenario_input(submission)):
+        from smartr1.data.checks import scenario_file_problems
+
+        records, problems = scenario_file_problems([submission])
+        what = f"{records} scenario record(s)"
+    else:
+        from smartr1.metrics.packaging import scan_submission, split_sim_agents
+
+        scan = scan_submission(submission, split_sim_agents(scenarios) if scenarios else None)
+        if scan.unreadable and not scan.seen:  # nothing in it is a submission
+            first = scan.unreadable[0]
+            more = (
+                f" (and {len(scan.unreadable) - 1} more unreadable file(s))"
+                if len(scan.unreadable) > 1
+                else ""
+            )
+            raise DataError(first.path, first.problem + more, first.record)
+        problems = [str(e) for e in scan.unreadable] + scan.problems
+        what = f"{len(scan.seen)} scenario rollout(s) in {scan.payloads} file(s)"
     if problems:
         for p in problems:
-            console.print(f"[red]✗[/red] {p}")
-        console.print(f"[red]{len(problems)} problem(s) in {len(seen)} scenario rollout(s)[/red]")
+            console.print(f"[red]✗[/red] {escape(p)}", soft_wrap=True)
+        console.print(f"[red]{len(problems)} problem(s) in {what}[/red]")
         raise typer.Exit(1)
-    console.print(f"[green]✓[/green] {len(seen)} scenario rollout(s), no problem found")
+    console.print(f"[green]✓[/green] {what}, no problem found")

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 from google.protobuf.message import DecodeError
+from google.protobuf.unknown_fields import UnknownFieldSet
 
+from smartr1.data.checks import check_scenario
 from smartr1.data.errors import DataError
 from smartr1.data.protos import womd_map_pb2 as map_pb
 from smartr1.data.protos import womd_scenario_pb2 as scenario_pb
@@ -26,6 +28,9 @@ from smartr1.data.scenario import (
     Tracks,
 )
 from smartr1.data.tfrecord import iter_records, write_records
+
+__all__ = ["check_scenario", "expand_paths", "parse_scenario", "read_scenario", "read_scenarios",
+           "scenario_from_proto", "scenario_to_proto", "wire_type_clashes", "write_scenarios"]  # fmt: skip
 
 _POLY_FIELD = {
     MapKind.LANE: ("lane", "polyline"),
@@ -39,17 +44,22 @@ _STATE_KEYS = (
     "center_x", "center_y", "center_z", "length", "width", "height", "heading", "velocity_x", "velocity_y", "valid",
 )  # fmt: skip
 _ONEOF_KIND = {name: kind for kind, (name, _) in _POLY_FIELD.items()} | {"stop_sign": MapKind.STOP_SIGN}
+MAX_SIGNAL_CELLS = 1 << 20  # WOMD: 91 steps x tens of signal lanes
 
 
 # ----------------------------------------------------------------------------------------------- tracks
 def _tracks_from_proto(tracks, num_steps: int) -> Tracks:
+    # Counts first: the arrays below are sized by them, so a lying proto must not get to allocate.
+    first = next((tr for tr in tracks if len(tr.states) != num_steps), None)
+    if first is not None:
+        more = sum(len(tr.states) != num_steps for tr in tracks) - 1
+        tail = f" (and {more} more tracks)" if more else ""
+        raise ValueError(f"track {first.id} has {len(first.states)} states, expected {num_steps}{tail}")
     n = len(tracks)
     out = Tracks.empty(n, num_steps)
     for i, tr in enumerate(tracks):
         out.id[i] = tr.id
         out.type[i] = tr.object_type
-        if len(tr.states) != num_steps:
-            raise ValueError(f"track {tr.id} has {len(tr.states)} states, expected {num_steps}")
         # One pass per track: ListFields of each state is the cheapest read in the upb runtime.
         rows = np.array(
             [
@@ -165,6 +175,8 @@ def _map_to_proto(m: MapFeatures, msg: scenario_pb.Scenario) -> None:
 def _signals_from_proto(states, num_steps: int) -> SignalStates:
     t = max(len(states), num_steps)
     slots = max((len(s.lane_states) for s in states), default=0)
+    if t * slots > MAX_SIGNAL_CELLS:  # dense [T, S]: one long step must not blow up every other step
+        raise ValueError(f"{t} steps x {slots} signal lanes per step is more than {MAX_SIGNAL_CELLS} slots")
     out = SignalStates(
         lane_id=np.zeros((t, slots), np.int64),
         state=np.zeros((t, slots), np.int8),
@@ -200,8 +212,16 @@ def scenario_from_proto(
 ) -> Scenario:
     """Convert a parsed proto; structural problems raise `DataError` naming `path` and `record`."""
     num_steps = len(msg.timestamps_seconds) or (len(msg.tracks[0].states) if msg.tracks else 0)
+    if not isinstance(msg.scenario_id, str):  # upb hands back bytes for a proto2 string that is not UTF-8
+        raise DataError(path, f"scenario_id {msg.scenario_id!r} is not valid UTF-8 text", record)
+    if not 0 <= msg.current_time_index < max(num_steps, 1):
+        raise DataError(
+            path, f"scenario {msg.scenario_id!r}: current_time_index {msg.current_time_index} "
+            f"outside its {num_steps} steps", record,
+        )  # fmt: skip
     try:
         tracks = _tracks_from_proto(msg.tracks, num_steps)
+        signals = _signals_from_proto(msg.dynamic_map_states, num_steps)
     except ValueError as e:
         raise DataError(path, f"scenario {msg.scenario_id!r}: {e}", record) from e
     if tracks.num_agents and not (0 <= msg.sdc_track_index < tracks.num_agents):
@@ -216,7 +236,7 @@ def scenario_from_proto(
         timestamps=np.array(msg.timestamps_seconds, np.float64),
         tracks=tracks,
         map=_map_from_proto(msg.map_features),
-        signals=_signals_from_proto(msg.dynamic_map_states, num_steps),
+        signals=signals,
         sdc_track_index=int(msg.sdc_track_index),
         tracks_to_predict=ttp,
         tracks_to_predict_difficulty=np.array([r.difficulty for r in msg.tracks_to_predict], np.int8),
@@ -241,25 +261,11 @@ def scenario_to_proto(s: Scenario) -> scenario_pb.Scenario:
     return msg
 
 
-def check_scenario(s: Scenario, path: str | Path | None = None, record: int | None = None) -> Scenario:
-    """Reject scenarios later stages cannot use: no agent valid now, or NaN where data is valid."""
-    where = f"scenario {s.scenario_id!r}"
-    t = s.tracks
-    if t.num_agents == 0 or not t.valid[:, s.current_step].any():
-        raise DataError(path, f"{where}: no agent is valid at the current step {s.current_step}", record)
-    for name in ("x", "y", "z", "heading", "length", "width", "height"):
-        bad = ~np.isfinite(getattr(t, name)) & t.valid
-        if bad.any():
-            a, step = np.argwhere(bad)[0]
-            raise DataError(
-                path, f"{where}: non-finite {name} at track {int(t.id[a])}, step {int(step)}", record
-            )
-    if not np.isfinite(s.map.points).all():
-        f = int(
-            np.searchsorted(s.map.offsets, np.argwhere(~np.isfinite(s.map.points))[0, 0], side="right") - 1
-        )
-        raise DataError(path, f"{where}: non-finite map point in feature {int(s.map.id[f])}", record)
-    return s
+def wire_type_clashes(msg) -> list[int]:
+    """Known field numbers that arrived with another wire type: the bytes are some other message
+    (a submission read as a Scenario, say). Unknown *new* fields are fine (newer WOMD releases)."""
+    known = {f.number for f in msg.DESCRIPTOR.fields}
+    return sorted({u.field_number for u in UnknownFieldSet(msg) if u.field_number in known})
 
 
 # ---------------------------------------------------------------------------------------------- files
@@ -292,6 +298,11 @@ def parse_scenario(
         msg = scenario_pb.Scenario.FromString(payload)
     except DecodeError as e:
         raise DataError(path, f"record is not a decodable Scenario proto ({e})", record) from e
+    clash = wire_type_clashes(msg)
+    if clash:
+        raise DataError(
+            path, f"record is not a Scenario proto (field(s) {clash} have the wrong wire type)", record
+        )
     s = scenario_from_proto(msg, path, record)
     return check_scenario(s, path, record) if check else s
 

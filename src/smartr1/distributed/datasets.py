@@ -18,6 +18,7 @@ from smartr1.metrics import aggregate
 from smartr1.metrics.config import load_config
 from smartr1.metrics.submission import _iter_payloads, _parse, shard_name
 from smartr1.metrics.validate import SubmissionError
+from smartr1.model.released import resolve_checkpoint
 
 
 def inputs_key(*inputs) -> str:
@@ -64,7 +65,8 @@ def index_submission(submission) -> dict[str, str]:
 
 
 def evaluate_dataset(scenarios, submission, results_dir, ray_address=None, console=None, **options) -> dict:
-    """`evaluate_rollouts`' report for a dataset, computed shard by shard."""
+    """`evaluate_rollouts`' report for a dataset, computed shard by shard; scenarios the metric cannot
+    score are listed under "unscorable" ({id: reason}) and left out of the means."""
     shards = expand_paths(scenarios)
     if not shards:
         raise DataError(None, f"no scenario files match {scenarios}")
@@ -72,8 +74,9 @@ def evaluate_dataset(scenarios, submission, results_dir, ray_address=None, conso
     results = run_shards(evaluate_shard, shards, results_dir, (index, options), ray_address,
                          description="evaluating", console=console)  # fmt: skip
     missing = [m for r in results for m in r["missing"]]
-    seen = {i for r in results for i in r["order"]}
-    problems = []
+    unscorable = {sid: why for r in results for sid, why in r.get("unscorable", {}).items()}
+    seen = {i for r in results for i in r["order"]} | set(unscorable)
+    problems = [p for r in results for p in r.get("problems", [])]
     if missing:
         problems.append(f"{len(missing)} scenario(s) without rollouts: {missing[:10]}")
     extra = sorted(set(index) - seen)
@@ -82,10 +85,12 @@ def evaluate_dataset(scenarios, submission, results_dir, ray_address=None, conso
     if problems:
         raise SubmissionError(submission, problems)
     per = {sid: r["scenarios"][sid] for r in results for sid in r["order"]}
+    if not per:
+        raise DataError(None, f"no scenario can be scored; unscorable: {sorted(unscorable)[:10]}")
     cfg = load_config(options.get("config", "2025"))
     means = aggregate.dataset_mean(per)
     return {"config": cfg.name, "num_scenarios": len(per), "scenarios": per, "dataset": means,
-            "buckets": aggregate.buckets(means, cfg)}  # fmt: skip
+            "buckets": aggregate.buckets(means, cfg), "unscorable": unscorable}  # fmt: skip
 
 
 def simulate_dataset(
@@ -96,7 +101,7 @@ def simulate_dataset(
     shards = expand_paths(scenarios)
     if not shards:
         raise DataError(None, f"no scenario files match {scenarios}")
-    path = Path(checkpoint)
+    path = resolve_checkpoint(checkpoint)  # a shipped checkpoint's name travels as its bytes too
     model = path.read_bytes() if path.is_file() else checkpoint  # a reference policy name travels as is
     out_dir = Path(out_dir)
     results = run_shards(simulate_shard, shards, out_dir / f".shards-{results_key}", (model, options), ray_address,

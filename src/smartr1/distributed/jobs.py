@@ -16,12 +16,17 @@ from smartr1.data.womd import read_scenarios
 
 
 def evaluate_shard(shard, sources: Mapping[str, str], options: Mapping) -> dict:
-    """WOSAC metrics of one scenario shard: {"order": [ids], "scenarios": {id: fields}, "missing": [...]}.
+    """WOSAC metrics of one scenario shard: {"order": [scored ids], "scenarios": {id: fields}, "missing":
+    [...], "unscorable": {id: reason}, "problems": [...]}.
 
     `sources` maps scenario id -> the submission file holding its rollouts (only those are read).
+    Scenarios the metric cannot score (no road edge) are named, not scored; their rollouts must still
+    follow the submission rules ("problems").
     """
+    from smartr1.metrics.scorable import unscorable_reason
     from smartr1.metrics.scoring import evaluate_rollouts
     from smartr1.metrics.submission import iter_scenario_rollouts, rollouts_from_proto
+    from smartr1.metrics.validate import check_rollouts
 
     scen = list(read_scenarios(shard, skip_bad=options.get("skip_bad", False)))
     ids = {s.scenario_id for s in scen}
@@ -30,14 +35,23 @@ def evaluate_shard(shard, sources: Mapping[str, str], options: Mapping) -> dict:
         for where, pb in iter_scenario_rollouts(src):
             if pb.scenario_id in ids:
                 ros[pb.scenario_id] = rollouts_from_proto(pb, where)
-    missing = sorted(ids - set(ros))
-    if missing:
-        return {"order": [s.scenario_id for s in scen], "scenarios": {}, "missing": missing}
-    res = evaluate_rollouts(
-        scen, ros, device=options.get("device", "cpu"), config=options.get("config", "2025"),
-        batch_size=options.get("batch_size", 4), threads=1, num_rollouts=options.get("num_rollouts", 32),
-    )  # fmt: skip
-    return {"order": [s.scenario_id for s in scen], "scenarios": res["scenarios"], "missing": []}
+    unscorable = {s.scenario_id: why for s in scen if (why := unscorable_reason(s)) is not None}
+    scored = [s for s in scen if s.scenario_id not in unscorable]
+    out = {"order": [s.scenario_id for s in scored], "scenarios": {}, "missing": sorted(ids - set(ros)),
+           "unscorable": unscorable, "problems": []}  # fmt: skip
+    if out["missing"]:
+        return out
+    n = options.get("num_rollouts", 32)
+    for s in scen:
+        if s.scenario_id in unscorable:
+            out["problems"] += check_rollouts(ros[s.scenario_id], s, n)
+    if scored:
+        out["scenarios"] = evaluate_rollouts(
+            scored, {s.scenario_id: ros[s.scenario_id] for s in scored}, device=options.get("device", "cpu"),
+            config=options.get("config", "2025"), batch_size=options.get("batch_size", 4), threads=1,
+            num_rollouts=n,
+        )["scenarios"]  # fmt: skip
+    return out
 
 
 def _policy(checkpoint: bytes | str, options: Mapping):

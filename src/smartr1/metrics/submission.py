@@ -10,23 +10,23 @@ binproto, a directory or glob of shards, or a packaged `.tar.gz`.
 from __future__ import annotations
 
 import glob as _glob
-import io
 import os
 import tarfile
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from smartr1.data.atomic import atomic_path, temp_path, write_synced
+from smartr1.data.atomic import temp_path, write_synced
 from smartr1.data.errors import DataError
 from smartr1.data.protos import sim_agents_pb2
 from smartr1.data.rollouts import Rollouts
+from smartr1.data.tfrecord import masked_crc32c
+from smartr1.data.womd import wire_type_clashes
 from smartr1.metrics.validate import (
     SubmissionError,
-    check_coverage,
-    check_metadata,
     check_scenario_rollouts_proto,
 )
 
@@ -86,10 +86,21 @@ def rollouts_from_proto(pb: sim_agents_pb2.ScenarioRollouts, path=None) -> Rollo
 # ------------------------------------------------------------------------------------- parsing
 def _parse(payload: bytes, path) -> list[sim_agents_pb2.ScenarioRollouts]:
     """The ScenarioRollouts of a binproto that is either a SimAgentsChallengeSubmission or one ScenarioRollouts."""
+    return parse_binproto(payload, path)[1]
+
+
+def parse_binproto(payload: bytes, path) -> tuple[Submission | None, list[sim_agents_pb2.ScenarioRollouts]]:
+    """(the SimAgentsChallengeSubmission or None for a bare ScenarioRollouts, its ScenarioRollouts).
+
+    Bytes of another message (a Scenario, a TFRecord file) parse as either type more often than not;
+    known fields arriving with the wrong wire type give them away.
+    """
+    if _is_tfrecord(payload):
+        raise DataError(path, "a TFRecord file (scenarios?), not a submission binproto")
     try:
         sub = Submission.FromString(payload)
-        if len(sub.scenario_rollouts) or sub.HasField("submission_type"):
-            return list(sub.scenario_rollouts)
+        if not wire_type_clashes(sub) and (len(sub.scenario_rollouts) or sub.HasField("submission_type")):
+            return sub, list(sub.scenario_rollouts)
     except DecodeError:
         pass  # field 1 of a ScenarioRollouts is a string, which rarely parses as a message
     try:
@@ -98,9 +109,20 @@ def _parse(payload: bytes, path) -> list[sim_agents_pb2.ScenarioRollouts]:
         raise DataError(
             path, f"neither a SimAgentsChallengeSubmission nor a ScenarioRollouts proto ({e})"
         ) from e
+    clash = wire_type_clashes(one)
+    if clash:
+        raise DataError(
+            path,
+            f"neither a SimAgentsChallengeSubmission nor a ScenarioRollouts proto (field(s) {clash} "
+            "have the wrong wire type)",
+        )
     if not one.joint_scenes and not one.scenario_id:
         raise DataError(path, "empty or unrecognised binproto (no scenario rollouts)")
-    return [one]
+    return None, [one]
+
+
+def _is_tfrecord(payload: bytes) -> bool:
+    return len(payload) >= 12 and masked_crc32c(payload[:8]) == int.from_bytes(payload[8:12], "little")
 
 
 def _iter_payloads(path: str | Path) -> Iterator[tuple[str, bytes]]:
@@ -133,10 +155,14 @@ def _iter_payloads(path: str | Path) -> Iterator[tuple[str, bytes]]:
                 for m in sorted(members, key=lambda m: m.name):
                     f = tar.extractfile(m)
                     yield f"{q}:{m.name}", f.read()
-        except tarfile.TarError as e:
-            raise DataError(q, f"not a readable tar archive ({e})") from e
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as e:  # gzip errors are not TarErrors
+            raise DataError(q, f"not a readable tar archive ({type(e).__name__}: {e})") from e
         return
-    yield str(q), q.read_bytes()
+    try:
+        data = q.read_bytes()
+    except OSError as e:
+        raise DataError(q, f"cannot read: {e.strerror}") from e
+    yield str(q), data
 
 
 def iter_scenario_rollouts(path: str | Path) -> Iterator[tuple[str, sim_agents_pb2.ScenarioRollouts]]:
@@ -224,72 +250,13 @@ def write_rollout_shards(
         raise
 
 
-def package_submission(
-    shard_dir: str | Path,
-    tar_path: str | Path,
-    *,
-    account_name: str,
-    unique_method_name: str,
-    num_model_parameters: str,
-    uses_lidar_data: bool = False,
-    uses_camera_data: bool = False,
-    uses_public_model_pretraining: bool = False,
-    acknowledge_complies_with_closed_loop_requirement: bool = True,
-    authors: list[str] | None = None,
-    affiliation: str | None = None,
-    description: str | None = None,
-    method_link: str | None = None,
-    public_model_names: list[str] | None = None,
-    scenarios=None,
-) -> Path:
-    """Stamp the required metadata on every shard in `shard_dir` and write them into `tar_path` (.tar.gz).
+def package_submission(shard_dir: str | Path, tar_path: str | Path, *, scenarios=None, **metadata) -> Path:
+    """Stamp the metadata on every shard and write the `.tar.gz`, refusing (`SubmissionError`, every
+    problem listed, nothing written) when any rule fails; see `smartr1.metrics.packaging`."""
+    from smartr1.metrics.packaging import package_submission as package
 
-    With `scenarios` (iterable of Scenario), every ScenarioRollouts is validated against its scenario
-    and the set of scenario ids must match exactly. Any problem raises `SubmissionError` (nothing is
-    written). The archive is written atomically.
-    """
-    shard_dir = Path(shard_dir)
-    shards = sorted(p for p in shard_dir.iterdir() if p.is_file() and not p.name.startswith("."))
-    if not shards:
-        raise DataError(shard_dir, "no shard to package")
-    meta = _metadata(
-        account_name=account_name,
-        unique_method_name=unique_method_name,
-        num_model_parameters=num_model_parameters,
-        uses_lidar_data=uses_lidar_data,
-        uses_camera_data=uses_camera_data,
-        uses_public_model_pretraining=uses_public_model_pretraining,
-        acknowledge_complies_with_closed_loop_requirement=acknowledge_complies_with_closed_loop_requirement,
-        authors=authors,
-        affiliation=affiliation,
-        description=description,
-        method_link=method_link,
-        public_model_names=public_model_names,
-    )
-    by_id = {s.scenario_id: s for s in scenarios} if scenarios is not None else None
-    problems = check_metadata(Submission(submission_type=Submission.SIM_AGENTS_SUBMISSION, **meta))
-    if problems:  # nothing to stream if the metadata is already wrong
-        raise SubmissionError(shard_dir, problems)
-    seen: list[str] = []
-    with atomic_path(tar_path) as tmp:
-        # One shard in memory at a time: real submissions are tens of GB.
-        with open(tmp, "xb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
-            for i, shard in enumerate(shards):
-                rollouts = _parse(shard.read_bytes(), shard)
-                for pb in rollouts:
-                    seen.append(pb.scenario_id)
-                    if by_id is not None:
-                        problems += check_scenario_rollouts_proto(pb, by_id.get(pb.scenario_id))
-                if problems:
-                    continue  # keep checking, stop writing
-                msg = Submission(submission_type=Submission.SIM_AGENTS_SUBMISSION, **meta)
-                msg.scenario_rollouts.extend(rollouts)
-                data = msg.SerializeToString()
-                info = tarfile.TarInfo(shard_name(i, len(shards)))
-                info.size, info.mtime = len(data), 0
-                tar.addfile(info, io.BytesIO(data))
-        if by_id is not None:
-            problems += check_coverage(seen, by_id)
-        if problems:
-            raise SubmissionError(shard_dir, problems)
-    return Path(tar_path)
+    metadata.setdefault("uses_lidar_data", False)
+    metadata.setdefault("uses_camera_data", False)
+    metadata.setdefault("uses_public_model_pretraining", False)
+    metadata.setdefault("acknowledge_complies_with_closed_loop_requirement", True)
+    return package(shard_dir, tar_path, scenarios=scenarios, **metadata)

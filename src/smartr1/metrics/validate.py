@@ -22,6 +22,7 @@ from smartr1.data.timeline import NUM_FUTURE_STEPS
 from smartr1.metrics.config import NUM_ROLLOUTS
 
 MAX_LISTED = 50
+MAX_PER_SCENARIO = 20  # problems kept per ScenarioRollouts (the rest are counted)
 _FIELDS = ("center_x", "center_y", "center_z", "heading")
 
 
@@ -65,35 +66,52 @@ def check_scenario_rollouts_proto(
     scenario: Scenario | None = None,
     num_rollouts: int = NUM_ROLLOUTS,
     num_steps: int = NUM_FUTURE_STEPS,
+    sim_agents: set[int] | frozenset[int] | None = None,
 ) -> list[str]:
-    """Problems of one `ScenarioRollouts` message (scenario-dependent checks only with `scenario`)."""
+    """Problems of one `ScenarioRollouts` message (scenario-dependent checks only with `scenario`, or
+    with the scenario's `sim_agents` ids alone: a whole test split's ids fit in memory, its scenarios
+    do not)."""
     sid = pb.scenario_id if pb.HasField("scenario_id") and pb.scenario_id else None
     name = f"scenario {sid!r}" if sid else "scenario <unset>"
-    out = []
+    out: list[str] = []
+    over = 0
+
+    def add(problem: str) -> None:  # a broken scenario lists its first problems, then a count
+        nonlocal over
+        if len(out) < MAX_PER_SCENARIO:
+            out.append(problem)
+        else:
+            over += 1
+
     if sid is None:
-        out.append(f"{name}: scenario_id is not set")
+        add(f"{name}: scenario_id is not set")
+    elif not isinstance(sid, str):  # upb returns bytes for a proto2 string that is not UTF-8
+        add(f"{name}: scenario_id is not valid UTF-8 text")
     elif scenario is not None and sid != scenario.scenario_id:
-        out.append(f"{name}: does not match scenario {scenario.scenario_id!r}")
+        add(f"{name}: does not match scenario {scenario.scenario_id!r}")
     if len(pb.joint_scenes) != num_rollouts:
-        out.append(f"{name}: {len(pb.joint_scenes)} joint scenes, expected exactly {num_rollouts}")
-    expected = sim_agent_ids(scenario) if scenario is not None else None
+        add(f"{name}: {len(pb.joint_scenes)} joint scenes, expected exactly {num_rollouts}")
+    expected = sim_agent_ids(scenario) if scenario is not None else sim_agents
     first_ids = None
     for r, scene in enumerate(pb.joint_scenes):
         where = f"{name}, joint scene {r}"
         ids = [int(t.object_id) for t in scene.simulated_trajectories]
-        out += _ids_problems(where, ids, expected)
+        for p in _ids_problems(where, ids, expected):
+            add(p)
         if expected is None:
             if first_ids is None:
                 first_ids = set(ids)
             elif set(ids) != first_ids:
-                out.append(f"{where}: object ids differ from joint scene 0")
+                add(f"{where}: object ids differ from joint scene 0")
         for t in scene.simulated_trajectories:
             for f in _FIELDS:
                 n = len(getattr(t, f))
                 if n != num_steps:
-                    out.append(f"{where}, object {t.object_id}: {f} has {n} steps, expected {num_steps}")
+                    add(f"{where}, object {t.object_id}: {f} has {n} steps, expected {num_steps}")
             if not all(np.isfinite(np.asarray(getattr(t, f), np.float32)).all() for f in _FIELDS):
-                out.append(f"{where}, object {t.object_id}: non-finite value (NaN or inf)")
+                add(f"{where}, object {t.object_id}: non-finite value (NaN or inf)")
+    if over:
+        out.append(f"{name}: ... and {over} more problem(s) in this scenario")
     return out
 
 

@@ -18,6 +18,7 @@ from smartr1.data.rollouts import Rollouts
 from smartr1.data.scenario import Scenario
 from smartr1.data.timeline import FUTURE_SLOTS, NUM_FUTURE_STEPS, STEPS_PER_TOKEN
 from smartr1.model.smart import SMART
+from smartr1.rollout.sampling import DEFAULT_TOP_K
 from smartr1.rollout.session import DEFAULT_START, Chooser, RolloutSession, RolloutState, TopKSampler
 from smartr1.tokens.batch import TokenBatch
 
@@ -84,7 +85,7 @@ def rollout_batch(
     batch: TokenBatch,
     num_rollouts: int = 32,
     seed: int = 0,
-    top_k: int = 5,
+    top_k: int = DEFAULT_TOP_K,
     temperature: float = 1.0,
     return_logits: bool = False,
     start: str = DEFAULT_START,

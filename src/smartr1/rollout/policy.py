@@ -19,6 +19,7 @@ from smartr1.model.checkpoint import load_model
 from smartr1.model.smart import SMART
 from smartr1.rollout.engine import empty_rollouts, rollout_batch, to_rollouts
 from smartr1.rollout.reference import REFERENCE_POLICIES, RolloutFn, policy_key
+from smartr1.rollout.sampling import DEFAULT_TOP_K
 from smartr1.rollout.session import DEFAULT_START
 from smartr1.tokens.batch import token_batch
 from smartr1.tokens.vocabulary import MotionVocab
@@ -46,7 +47,7 @@ class ModelPolicy:
         model: SMART,
         vocab: MotionVocab,
         device: str | torch.device = "cpu",
-        top_k: int = 5,
+        top_k: int = DEFAULT_TOP_K,
         temperature: float = 1.0,
         scenarios_per_batch: int = 4,
         start: str = DEFAULT_START,
@@ -92,7 +93,7 @@ class FunctionPolicy:
 def load_policy(
     checkpoint_or_name: str | Path,
     device: str = "cpu",
-    top_k: int = 5,
+    top_k: int = DEFAULT_TOP_K,
     temperature: float = 1.0,
     scenarios_per_batch: int = 4,
     start: str = DEFAULT_START,

@@ -32,8 +32,14 @@ def draw_uniforms(generators: list[torch.Generator], mask: torch.Tensor, rollout
     return out.to(mask.device)
 
 
+# Sampling among the 20 most likely tokens: with 5, closed-loop agents slowed to a standstill (moving
+# vehicles at 0.22 of their logged speed after 8 s, minADE 4.83 m); the full softmax drifts off
+# the road (meta-metric 0.537). Evidence: benchmarks/results/stalling.md.
+DEFAULT_TOP_K = 20
+
+
 def sample_top_k(
-    logits: torch.Tensor, uniform: torch.Tensor, top_k: int = 5, temperature: float = 1.0
+    logits: torch.Tensor, uniform: torch.Tensor, top_k: int = DEFAULT_TOP_K, temperature: float = 1.0
 ) -> torch.Tensor:
     """Inverse-CDF sampling among the top_k logits at a temperature: logits [..., V], uniform [...] -> [...].
 

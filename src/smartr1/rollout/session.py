@@ -23,7 +23,7 @@ from smartr1.data.errors import DataError
 from smartr1.data.timeline import HISTORY_SLOTS, NUM_SLOTS
 from smartr1.model.agent_decoder import DecoderCache, MapContext
 from smartr1.model.smart import SMART, batch_nodes
-from smartr1.rollout.sampling import draw_uniforms, sample_top_k, scenario_generators
+from smartr1.rollout.sampling import DEFAULT_TOP_K, draw_uniforms, sample_top_k, scenario_generators
 from smartr1.tokens.batch import TokenBatch
 
 _AGENT_FIELDS = ("agent_id", "agent_mask", "agent_class", "agent_size", "agent_z", "token", "token_valid",
@@ -196,7 +196,9 @@ class TopKSampler:
     padding share its batch.
     """
 
-    def __init__(self, scene: RolloutScene, seed: int = 0, top_k: int = 5, temperature: float = 1.0):
+    def __init__(
+        self, scene: RolloutScene, seed: int = 0, top_k: int = DEFAULT_TOP_K, temperature: float = 1.0
+    ):
         self.generators = scenario_generators(seed, scene.scenario_ids)
         self.sim = scene.batch.agent_mask & scene.batch.sim_mask
         self.num_rollouts = scene.num_rollouts

@@ -19,6 +19,7 @@ from smartr1.data.scenario import Scenario
 from smartr1.data.timeline import STEPS_PER_TOKEN
 from smartr1.model.checkpoint import load_model
 from smartr1.model.smart import SMART
+from smartr1.rollout.sampling import DEFAULT_TOP_K
 from smartr1.rollout.session import RolloutSession, RolloutState, TopKSampler
 from smartr1.tokens.batch import token_batch
 from smartr1.tokens.matching import match_tokens
@@ -33,7 +34,7 @@ class SimAgents:
         model: SMART,
         vocab: MotionVocab,
         device: str | torch.device = "cpu",
-        top_k: int = 5,
+        top_k: int = DEFAULT_TOP_K,
         temperature: float = 1.0,
         seed: int = 0,
     ):

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from smartr1.model.config import ModelConfig, model_config
+from smartr1.rollout.sampling import DEFAULT_TOP_K
 
 STAGES = ("pretrain", "sft", "rft", "sft2")
 STAGE_BASE = {"sft2": "sft"}  # a stage whose file layers over another stage's
@@ -91,7 +92,9 @@ class RftConfig:
     grad_rollouts: int = 4  # of them, how many the policy gradient goes through (per group)
     groups: int = 4  # GRPO: independent 32-rollout draws per scenario
     baseline_decay: float = 0.9  # REINFORCE: running-mean baseline
-    top_k: int = 5  # rollouts sample the top-k at a temperature; log-probs are of that distribution
+    top_k: int = (
+        DEFAULT_TOP_K  # rollouts sample the top-k at a temperature; log-probs are of that distribution
+    )
     temperature: float = 1.0
     start: str = "logged"
     freeze_map_encoder: bool = True
