@@ -33,8 +33,12 @@ def simulate_command(
         str, typer.Option(help="Where the future's token chain starts: logged (step-10 pose) or tokenized.")
     ] = "logged",
     batch_size: Annotated[
-        int, typer.Option(min=1, help="Scenarios simulated together in one batched pass (model policies).")
-    ] = 4,
+        int,
+        typer.Option(
+            min=1,
+            help="Scenarios simulated together in one batched pass (model policies; >1 helps on GPUs, not on CPU).",
+        ),
+    ] = 1,
     skip_bad: Annotated[bool, typer.Option(help="Skip corrupt records instead of failing.")] = False,
     threads: Threads = None,
     ray: RayAddress = None,

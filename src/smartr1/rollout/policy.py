@@ -40,6 +40,9 @@ class ModelPolicy:
     """The SMART model as a `Policy`: tokenizes the history, rolls out, detokenizes to 10 Hz.
 
     `scenarios_per_batch` scenarios share one batched pass (their map encodings and decoder steps).
+    The default is 1: on CPU a padded batch of several scenes is slower than one scene at a time
+    (benchmarks/results/model.md), and a scene's rollouts then never depend on its batch mates (with
+    mates, float rounding in the batched matmuls can tip a near-tied top-k draw). On a GPU, try 4-16.
     """
 
     def __init__(
@@ -49,7 +52,7 @@ class ModelPolicy:
         device: str | torch.device = "cpu",
         top_k: int = DEFAULT_TOP_K,
         temperature: float = 1.0,
-        scenarios_per_batch: int = 4,
+        scenarios_per_batch: int = 1,
         start: str = DEFAULT_START,
     ):
         self.device = torch.device(device)
@@ -95,7 +98,7 @@ def load_policy(
     device: str = "cpu",
     top_k: int = DEFAULT_TOP_K,
     temperature: float = 1.0,
-    scenarios_per_batch: int = 4,
+    scenarios_per_batch: int = 1,
     start: str = DEFAULT_START,
 ) -> Policy:
     """A policy from a checkpoint path (Lightning .ckpt or exported model) or a name of `POLICY_NAMES`."""
