@@ -1,6 +1,6 @@
-"""Fuzz tests: a short run in CI, the long one behind `-m fuzz_long` (benchmarks/bench_fuzz.py).
+"""Fuzz tests: a short run in CI, the long one behind `-m fuzz_long` (counts in benchmarks/results/fuzz.md).
 
-The marker is registered here (pyproject.toml is not ours to change). Long tests are skipped unless
+The marker is registered here, beside the fuzz tests. Long tests are skipped unless
 the `-m` expression names `fuzz_long`. With `SMARTR1_FUZZ_COUNTS=<file>`, the cases run are written
 there as JSON at the end of the session, per (target, fault, outcome).
 """

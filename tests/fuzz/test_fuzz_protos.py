@@ -77,3 +77,20 @@ def test_truncated_at_every_offset(tmp_path, small, budget):
         ckpt.write_bytes(raw[:n])
         out = run_case(CKPT, "truncated", load_model, ckpt)
         assert isinstance(out, DataError), f"a checkpoint cut at {n} of {len(raw)} bytes loaded"
+
+
+def test_absurd_model_config_is_a_data_error(tmp_path, small):
+    """Found by the long run: a flipped bit set head_dim to 0 and the loader died in `0 ** -0.5`."""
+    import pytest
+    import torch
+
+    ckpt = torch.load(small.checkpoint, weights_only=False)
+    for key, value in [("head_dim", 0), ("hidden", -4), ("heads", 10**12)]:
+        bad = {
+            **ckpt,
+            "smartr1": {**ckpt["smartr1"], "model_config": {**ckpt["smartr1"]["model_config"], key: value}},
+        }
+        path = tmp_path / f"{key}.pt"
+        torch.save(bad, path)
+        with pytest.raises(DataError, match=str(path)):
+            load_model(path)

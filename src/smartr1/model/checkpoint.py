@@ -88,7 +88,7 @@ def _checked_config(config: dict, sd: dict, path) -> ModelConfig:
         cfg = ModelConfig.from_dict(config)
         with torch.device("meta"):
             shapes = {k: tuple(v.shape) for k, v in SMART(cfg).state_dict().items()}
-    except (RuntimeError, TypeError, ValueError, OverflowError) as e:
+    except (RuntimeError, TypeError, ValueError, ArithmeticError) as e:
         raise DataError(path, f"unusable model config in checkpoint ({type(e).__name__}: {e})") from e
     have = {k: tuple(v.shape) for k, v in sd.items()}
     missing, extra = sorted(set(shapes) - set(have)), sorted(set(have) - set(shapes))

@@ -38,7 +38,14 @@ class ModelConfig:
         unknown = set(d) - names
         if unknown:
             raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        return cls(**d)
+        cfg = cls(**d)
+        sizes = ("hidden", "heads", "head_dim", "ff_mult", "vocab_size", "num_classes", "num_slots")
+        bad = {
+            k: getattr(cfg, k) for k in sizes if not isinstance(getattr(cfg, k), int) or getattr(cfg, k) < 1
+        }
+        if bad:
+            raise ValueError(f"model config sizes must be positive integers: {bad}")
+        return cfg
 
 
 SIZES: dict[str, ModelConfig] = {
