@@ -39,11 +39,13 @@ def evaluate_command(
     from rich.console import Console
     from rich.table import Table
 
+    from smartr1.cli.options import scenario_files
     from smartr1.data.atomic import atomic_write_bytes
     from smartr1.data.threads import torch_threads
     from smartr1.distributed.datasets import evaluate_dataset, inputs_key
     from smartr1.metrics.aggregate import BUCKET_FIELDS, METRIC_FIELDS
 
+    scenario_files(scenarios)  # none at all: one error naming them, before the submission is read
     console = Console()
     options = {
         "device": device,

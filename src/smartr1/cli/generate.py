@@ -27,7 +27,10 @@ def generate_command(
     ] = 150.0,
     tiny: Annotated[bool, typer.Option("--tiny", help="Small, quick worlds (smoke tests).")] = False,
 ) -> None:
-    """Simulate random road networks and traffic in SUMO and cut 9.1 s WOMD scenarios around an SDC."""
+    """Simulate random road networks and traffic in SUMO and cut 9.1 s WOMD scenarios around an SDC.
+
+    Resumable: rerun a killed job with the same arguments and the shards it finished are kept.
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -64,5 +67,10 @@ def generate_command(
     for w in summary.worlds:
         for f in w.failures:
             console.print(f"[yellow]world {w.world} retried:[/] {f}")
+    if summary.kept:
+        console.print(
+            f"resumed: kept {len(summary.kept)} shard(s) an earlier run had finished "
+            f"(world(s) {', '.join(map(str, summary.kept))})"
+        )
     if summary.removed_stale:
         console.print(f"removed stale shards of an earlier run: {', '.join(summary.removed_stale)}")

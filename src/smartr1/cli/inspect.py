@@ -21,9 +21,11 @@ def inspect_command(
     from rich.console import Console
     from rich.table import Table
 
+    from smartr1.cli.options import scenario_files
     from smartr1.data.summary import summarize
     from smartr1.data.womd import read_scenarios
 
+    files = scenario_files(files)
     stats: dict = {}
     console = Console(stderr=as_json)
     table = Table(title="scenarios")

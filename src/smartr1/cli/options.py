@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -40,3 +42,23 @@ def apply_threads(threads: int | None) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+def scenario_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The files behind scenario arguments (files, directories, globs) of a verb that needs at least
+    one scenario; a `DataError` naming the arguments when they hold none: no file (an empty
+    directory), or only empty files (an empty TFRecord file is zero records). Cheap: one stat a file;
+    a non-empty file holds a record or fails to read, naming itself."""
+    from smartr1.data.errors import DataError
+    from smartr1.data.womd import expand_paths
+
+    args = [paths] if isinstance(paths, str | Path) else list(paths)
+    files = expand_paths(args)
+    if not any(f.stat().st_size for f in files):
+        label = ", ".join(str(a) for a in args) or "(no path given)"
+        if not files:
+            why = "no file" if not all(Path(a).is_dir() for a in args) else "an empty directory"
+        else:
+            why = "an empty file" if len(files) == 1 else f"{len(files)} empty files"
+        raise DataError(label, f"no scenarios ({why})")
+    return files

@@ -45,13 +45,14 @@ def package_command(
     from rich.console import Console
     from rich.markup import escape
 
+    from smartr1.cli.options import scenario_files
     from smartr1.metrics.packaging import package_submission, split_sim_agents
     from smartr1.metrics.validate import SubmissionError
 
     console = Console(highlight=False)
     if num_params is None and checkpoint is not None:
         num_params = _count_parameters(checkpoint)
-    split = split_sim_agents(scenarios)
+    split = split_sim_agents(scenario_files(scenarios))
     try:
         package_submission(
             submission, out, split=split, account_name=account_name, unique_method_name=method_name,

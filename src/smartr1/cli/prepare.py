@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from smartr1.cli.options import RayAddress
+from smartr1.cli.options import RayAddress, scenario_files
 
 
 def prepare_command(
@@ -24,7 +24,9 @@ def prepare_command(
     from smartr1.distributed.datasets import prepare_dataset
 
     console = Console()
-    results = prepare_dataset(files, vocab, cache_dir, ray_address=ray, console=console, skip_bad=skip_bad)
+    results = prepare_dataset(
+        scenario_files(files), vocab, cache_dir, ray_address=ray, console=console, skip_bad=skip_bad
+    )
     n = sum(r["scenarios"] for r in results)
     bad = sum(r["bad_records"] for r in results)
     console.print(

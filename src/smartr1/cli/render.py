@@ -38,6 +38,7 @@ def render_command(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
+    from smartr1.cli.options import scenario_files
     from smartr1.data.errors import DataError
     from smartr1.data.womd import read_scenarios
     from smartr1.viz.render import ffmpeg_available, render_rollouts_gif, render_scenario_png
@@ -47,6 +48,8 @@ def render_command(
         raise typer.BadParameter(f"--video must be gif or mp4, not {video!r}")
     if animate and video == "mp4" and not ffmpeg_available():
         raise typer.BadParameter("--video mp4 needs ffmpeg on PATH; use --video gif")
+    paths = [str(f) for f in files]
+    files = scenario_files(files)
     by_scenario: dict = {}
     if rollouts is not None:
         from smartr1.metrics.submission import load_rollouts
@@ -103,7 +106,7 @@ def render_command(
             if count >= max_scenarios:
                 break
     if scenario_id is not None and count == 0:
-        raise DataError(None, f"scenario {scenario_id!r} not found in {', '.join(files)}")
+        raise DataError(None, f"scenario {scenario_id!r} not found in {', '.join(paths)}")
     console.print(table)
     if stats.get("bad_records"):
         console.print(f"[yellow]skipped {stats['bad_records']} bad record(s)[/yellow]")

@@ -29,6 +29,7 @@ def kinematics_command(
     from rich.console import Console
     from rich.table import Table
 
+    from smartr1.cli.options import scenario_files
     from smartr1.data.atomic import atomic_write_bytes
     from smartr1.data.womd import read_scenarios
     from smartr1.metrics.profiles import kinematic_profiles
@@ -39,7 +40,7 @@ def kinematics_command(
     if names and len(names) != len(submission):
         raise typer.BadParameter(f"{len(names)} --name for {len(submission)} --submission")
     names = names or [Path(s).name or str(s) for s in submission]
-    scen = list(read_scenarios(scenarios))
+    scen = list(read_scenarios(scenario_files(scenarios)))
     profiles = {n: kinematic_profiles(scen, load_rollouts(s)) for n, s in zip(names, submission, strict=True)}
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "kinematics.json", [json.dumps(profiles, indent=1).encode()])

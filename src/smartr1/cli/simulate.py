@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from smartr1.cli.options import RayAddress, Threads, apply_threads
+from smartr1.cli.options import RayAddress, Threads, apply_threads, scenario_files
 
 
 def simulate_command(
@@ -50,7 +50,6 @@ def simulate_command(
 
     from rich.console import Console
 
-    from smartr1.data.womd import expand_paths
     from smartr1.distributed.datasets import inputs_key, simulate_dataset
     from smartr1.rollout.sampling import DEFAULT_TOP_K
 
@@ -60,10 +59,7 @@ def simulate_command(
     if rollouts < 1:
         console.print("[red]error:[/red] --rollouts must be at least 1")
         raise typer.Exit(2)
-    files = expand_paths(scenarios)
-    if not files:
-        console.print(f"[red]error:[/red] no scenario files match {scenarios}")
-        raise typer.Exit(1)
+    files = scenario_files(scenarios)
     options = {"rollouts": rollouts, "seed": seed, "device": device, "top_k": top_k, "temperature": temperature,
                "start": start, "scenarios_per_batch": batch_size, "skip_bad": skip_bad, "threads": threads or 1}  # fmt: skip
     t = time.perf_counter()

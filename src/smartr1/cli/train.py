@@ -30,7 +30,7 @@ def train_command(
         typer.Option(
             "--config",
             "-c",
-            help="YAML layered over the shipped stage config (pipeline: see docs/training.md).",
+            help="YAML layered over the shipped stage config (pipeline: a file or a shipped recipe, cpu-long or womd-gpu; see docs/training.md).",
         ),
     ] = None,
     size: Annotated[str, typer.Option(help="Model size: nano (CPU default), mini, tiny.")] = "nano",
@@ -105,6 +105,20 @@ def train_command(
     console.print(f"checkpoint: {ckpt}")
 
 
+def _pipeline_file(config: Path):
+    """A pipeline config file, or the name of a shipped recipe (`smartr1/configs/recipes/NAME.yaml`)."""
+    from smartr1.training.config import config_dir_default
+
+    if config.is_file():
+        return config
+    recipes = config_dir_default() / "recipes"
+    shipped = recipes / f"{config.name}.yaml"
+    if config.suffix == "" and shipped.is_file():
+        return shipped
+    names = sorted(p.name.removesuffix(".yaml") for p in recipes.iterdir() if p.name.endswith(".yaml"))
+    raise typer.BadParameter(f"{config}: no such file, and not a shipped recipe ({', '.join(names)})")
+
+
 def _pipeline(console, out: Path, shared: dict, config: Path | None, size: str, init, val_data) -> None:
     """A pipeline config holds `shared:` (every stage) and `stages: {pretrain: ..., sft: ...}` sections
     and may set `size` and `order` (the stages to run)."""
@@ -115,7 +129,7 @@ def _pipeline(console, out: Path, shared: dict, config: Path | None, size: str, 
     from smartr1.training.config import merge_dicts
     from smartr1.training.pipeline import PIPELINE, run_pipeline
 
-    spec = yaml.safe_load(config.read_text()) if config else {}
+    spec = yaml.safe_load(_pipeline_file(config).read_text()) if config else {}
     spec = spec or {}
     unknown = set(spec) - {"shared", "stages", "size", "order"}
     if unknown:

@@ -47,18 +47,20 @@ def validate_command(
     from rich.console import Console
     from rich.markup import escape
 
+    from smartr1.cli.options import scenario_files
     from smartr1.data.errors import DataError
 
     console = Console(highlight=False)
     if kind == Kind.scenarios or (kind == Kind.auto and _is_scenario_input(submission)):
         from smartr1.data.checks import scenario_file_problems
 
-        records, problems = scenario_file_problems([submission])
+        records, problems = scenario_file_problems(scenario_files([submission]))
         what = f"{records} scenario record(s)"
     else:
         from smartr1.metrics.packaging import scan_submission, split_sim_agents
 
-        scan = scan_submission(submission, split_sim_agents(scenarios) if scenarios else None)
+        split = split_sim_agents(scenario_files(scenarios)) if scenarios else None
+        scan = scan_submission(submission, split)
         if scan.unreadable and not scan.seen:  # nothing in it is a submission
             first = scan.unreadable[0]
             more = (

@@ -24,6 +24,7 @@ def vocab_build_command(
     from rich.console import Console
     from rich.table import Table
 
+    from smartr1.cli.options import scenario_files
     from smartr1.data.errors import DataError
     from smartr1.data.womd import read_scenarios
     from smartr1.tokens.vocab_build import build_vocab
@@ -31,9 +32,10 @@ def vocab_build_command(
     console = Console()
     stats: dict = {}
     try:
+        paths = scenario_files(files)
         with console.status("reading scenarios and clustering ..."):
             vocab = build_vocab(
-                read_scenarios(files, skip_bad=skip_bad),
+                read_scenarios(paths, skip_bad=skip_bad),
                 size=size,
                 seed=seed,
                 max_segments=max_segments,
@@ -45,7 +47,7 @@ def vocab_build_command(
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(1) from e
     if stats.get("scenarios", 0) == 0:
-        console.print("[red]error:[/red] no scenario found in the given files")
+        console.print(f"[red]error:[/red] {', '.join(files)}: no scenario found (every record was bad)")
         raise typer.Exit(1)
     vocab.save(out)
     table = Table(

@@ -34,7 +34,9 @@ def _problems(s: Scenario) -> list[str]:
     if not isinstance(s.scenario_id, str) or not s.scenario_id:
         out.append("scenario_id is not set or not valid UTF-8 text")
     steps = t.num_steps
-    if not 0 <= s.current_step < max(steps, 1):
+    if steps == 0:  # no timestamps and no track states: nothing to simulate (and no current step)
+        out.append("no step at all (no timestamps, and the tracks have no states)")
+    elif not 0 <= s.current_step < steps:
         out.append(f"current step {s.current_step} outside the {steps} steps of the tracks")
     elif t.num_agents == 0 or not t.valid[:, s.current_step].any():
         out.append(f"no agent is valid at the current step {s.current_step}")

@@ -103,6 +103,7 @@ def simulate_dataset(
         raise DataError(None, f"no scenario files match {scenarios}")
     path = resolve_checkpoint(checkpoint)  # a shipped checkpoint's name travels as its bytes too
     model = path.read_bytes() if path.is_file() else checkpoint  # a reference policy name travels as is
+    options = {**options, "checkpoint_name": str(checkpoint)}  # errors name it, not a worker's copy
     out_dir = Path(out_dir)
     results = run_shards(simulate_shard, shards, out_dir / f".shards-{results_key}", (model, options), ray_address,
                          description="simulating", console=console)  # fmt: skip
@@ -127,7 +128,25 @@ def prepare_dataset(
     shards = expand_paths(files)
     if not shards:
         raise DataError(None, f"no scenario files match {files}")
-    vocab = Path(vocab_path).read_bytes()
-    options = {"cache_dir": str(cache_dir), "skip_bad": skip_bad}
+    vocab = _read_vocab(Path(vocab_path))
+    options = {"cache_dir": str(cache_dir), "skip_bad": skip_bad, "vocab_path": str(vocab_path)}
     return run_shards(prepare_shard, shards, Path(cache_dir) / ".prepare", (vocab, options), ray_address,
                       description="tokenizing", console=console)  # fmt: skip
+
+
+def _read_vocab(path: Path) -> bytes:
+    """The vocabulary file's bytes (what the shard jobs get), checked once here: a missing, unreadable
+    or bad file is a `DataError` naming it, before any job starts."""
+    import io
+
+    from smartr1.tokens.vocabulary import MotionVocab
+
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError(path, f"cannot read the motion vocabulary ({e.strerror or e})") from e
+    try:
+        MotionVocab.load(io.BytesIO(data))
+    except DataError as e:
+        raise DataError(path, e.problem, e.record) from e
+    return data

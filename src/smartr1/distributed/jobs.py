@@ -11,6 +11,7 @@ import io
 from collections.abc import Mapping
 from pathlib import Path
 
+from smartr1.data.errors import DataError
 from smartr1.data.threads import torch_threads
 from smartr1.data.womd import read_scenarios
 
@@ -61,10 +62,14 @@ def _policy(checkpoint: bytes | str, options: Mapping):
     if isinstance(checkpoint, bytes):  # a model checkpoint's content
         import tempfile
 
+        name = options.get("checkpoint_name", "<checkpoint>")  # the user's file, not the copy below
         with tempfile.NamedTemporaryFile(suffix=".pt") as f:
             f.write(checkpoint)
             f.flush()
-            return load_policy(f.name, device=options.get("device", "cpu"), **kw)
+            try:
+                return load_policy(f.name, device=options.get("device", "cpu"), **kw)
+            except DataError as e:
+                raise DataError(name, e.problem.replace(f.name, str(name)), e.record) from e
     return load_policy(checkpoint, device=options.get("device", "cpu"), **kw)
 
 
@@ -86,7 +91,11 @@ def prepare_shard(shard, vocab: bytes, options: Mapping) -> dict:
     from smartr1.tokens.vocabulary import MotionVocab
     from smartr1.training.cache import TokenizedDataset
 
-    v = MotionVocab.load(io.BytesIO(vocab))
+    name = options.get("vocab_path", "<vocabulary>")  # the user's file, not the bytes it travels as
+    try:
+        v = MotionVocab.load(io.BytesIO(vocab))
+    except DataError as e:
+        raise DataError(name, e.problem, e.record) from e
     ds = TokenizedDataset(
         [Path(shard)], v, cache_dir=options.get("cache_dir"), skip_bad=options.get("skip_bad", False)
     )

@@ -25,6 +25,7 @@ from smartr1.data.tfrecord import iter_records
 from smartr1.data.womd import expand_paths, wire_type_clashes
 from smartr1.metrics.submission import Submission, _iter_payloads, _metadata, parse_binproto, shard_name
 from smartr1.metrics.validate import (
+    MAX_PROBLEMS,
     SubmissionError,
     check_coverage,
     check_metadata,
@@ -39,9 +40,10 @@ class Scan:
     """What one pass over a submission found."""
 
     seen: list[str] = field(default_factory=list)  # scenario ids, in file order
-    problems: list[str] = field(default_factory=list)  # rule violations, every one
+    problems: list[str] = field(default_factory=list)  # rule violations (MAX_PROBLEMS, then a count)
     unreadable: list[DataError] = field(default_factory=list)  # files that are no submission at all
     payloads: int = 0  # files (or archive members) read
+    unchecked: int = 0  # ScenarioRollouts only counted: found after MAX_PROBLEMS problems
 
     @property
     def ok(self) -> bool:
@@ -111,10 +113,18 @@ def scan_submission(
         for pb in rollouts:
             sid = pb.scenario_id
             scan.seen.append(sid)
+            if len(scan.problems) >= MAX_PROBLEMS:  # enough to fix first: count the rest, cheaply
+                scan.unchecked += 1
+                continue
             expected = split.get(sid) if split is not None else None
             scan.problems += [f"{src}: {p}" for p in check_scenario_rollouts_proto(pb, sim_agents=expected)]
         if each is not None:
             each(src, sub, rollouts, scan)
+    if scan.unchecked:
+        scan.problems.append(
+            f"{path}: more problems not listed: {scan.unchecked} more scenario rollouts were not checked "
+            f"after the first {MAX_PROBLEMS} problems"
+        )
     if split is not None:
         scan.problems += check_coverage(scan.seen, split)
     else:

@@ -13,7 +13,7 @@ import glob as _glob
 import os
 import tarfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from smartr1.data.rollouts import Rollouts
 from smartr1.data.tfrecord import masked_crc32c
 from smartr1.data.womd import wire_type_clashes
 from smartr1.metrics.validate import (
+    MAX_PROBLEMS,
     SubmissionError,
     check_scenario_rollouts_proto,
 )
@@ -75,7 +76,7 @@ def rollouts_from_proto(pb: sim_agents_pb2.ScenarioRollouts, path=None) -> Rollo
     r, a = len(pb.joint_scenes), len(ids)
     data = np.zeros((4, r, a, steps), np.float32)
     col = {int(o): i for i, o in enumerate(ids.tolist())}
-    for ri, scene in enumerate(pb.joint_scenes):
+    for ri, scene in enumerate(pb.joint_scenes if a else ()):  # no agent: nothing to fill
         for t in scene.simulated_trajectories:
             ai = col[int(t.object_id)]
             for f, name in enumerate(_FIELDS):
@@ -84,12 +85,14 @@ def rollouts_from_proto(pb: sim_agents_pb2.ScenarioRollouts, path=None) -> Rollo
 
 
 # ------------------------------------------------------------------------------------- parsing
-def _parse(payload: bytes, path) -> list[sim_agents_pb2.ScenarioRollouts]:
+def _parse(payload: bytes, path) -> Sequence[sim_agents_pb2.ScenarioRollouts]:
     """The ScenarioRollouts of a binproto that is either a SimAgentsChallengeSubmission or one ScenarioRollouts."""
     return parse_binproto(payload, path)[1]
 
 
-def parse_binproto(payload: bytes, path) -> tuple[Submission | None, list[sim_agents_pb2.ScenarioRollouts]]:
+def parse_binproto(
+    payload: bytes, path
+) -> tuple[Submission | None, Sequence[sim_agents_pb2.ScenarioRollouts]]:
     """(the SimAgentsChallengeSubmission or None for a bare ScenarioRollouts, its ScenarioRollouts).
 
     Bytes of another message (a Scenario, a TFRecord file) parse as either type more often than not;
@@ -100,7 +103,7 @@ def parse_binproto(payload: bytes, path) -> tuple[Submission | None, list[sim_ag
     try:
         sub = Submission.FromString(payload)
         if not wire_type_clashes(sub) and (len(sub.scenario_rollouts) or sub.HasField("submission_type")):
-            return sub, list(sub.scenario_rollouts)
+            return sub, sub.scenario_rollouts  # the repeated field itself: no list of 10^6 wrappers
     except DecodeError:
         pass  # field 1 of a ScenarioRollouts is a string, which rarely parses as a message
     try:
@@ -180,7 +183,11 @@ def load_rollouts(path: str | Path) -> dict[str, Rollouts]:
     """
     out: dict[str, Rollouts] = {}
     problems: list[str] = []
+    unchecked = 0
     for src, pb in iter_scenario_rollouts(path):
+        if len(problems) >= MAX_PROBLEMS:  # enough to fix first: count the rest, cheaply
+            unchecked += 1
+            continue
         try:
             ro = rollouts_from_proto(pb, src)
         except SubmissionError as e:
@@ -190,6 +197,11 @@ def load_rollouts(path: str | Path) -> dict[str, Rollouts]:
             problems.append(f"{src}: scenario {ro.scenario_id!r} appears more than once")
             continue
         out[ro.scenario_id] = ro
+    if unchecked:
+        problems.append(
+            f"{path}: more problems not listed: {unchecked} more scenario rollouts were not checked "
+            f"after the first {MAX_PROBLEMS} problems"
+        )
     if problems:
         raise SubmissionError(path, problems)
     return out

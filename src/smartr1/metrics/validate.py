@@ -10,7 +10,9 @@ Every check collects problems instead of stopping at the first, and `SubmissionE
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from operator import attrgetter
 
 import numpy as np
 
@@ -22,7 +24,8 @@ from smartr1.data.timeline import NUM_FUTURE_STEPS
 from smartr1.metrics.config import NUM_ROLLOUTS
 
 MAX_LISTED = 50
-MAX_PER_SCENARIO = 20  # problems kept per ScenarioRollouts (the rest are counted)
+MAX_PER_SCENARIO = 20  # problems listed per ScenarioRollouts; its check stops at the next one
+MAX_PROBLEMS = 1000  # problems collected over a submission; later ScenarioRollouts are counted, not checked
 _FIELDS = ("center_x", "center_y", "center_z", "heading")
 
 
@@ -39,22 +42,39 @@ class SubmissionError(DataError):
         super().__init__(path, text)
 
 
-def _ids_problems(where: str, ids: list[int], expected: set[int] | None) -> list[str]:
+def _ids_problems(where: str, ids, expected: set[int] | frozenset[int] | None, unique=None) -> list[str]:
+    """Duplicate ids, and with `expected`, missing and extra ones. Array-based: a scene of 10^6 ids
+    costs a few arrays of 8 MB, not sets of Python ints."""
+    ids = np.asarray(ids, np.int64).reshape(-1)
+    unique = np.unique(ids) if unique is None else unique
     out = []
-    seen, dup = set(), set()
-    for o in ids:
-        (dup if o in seen else seen).add(o)
-    if dup:
-        out.append(f"{where}: duplicate object ids {sorted(dup)[:10]}")
+    if len(unique) != len(ids):
+        s = np.sort(ids)
+        dup = np.unique(s[1:][s[1:] == s[:-1]])
+        out.append(f"{where}: duplicate object ids {dup[:10].tolist()}")
     if expected is not None:
-        missing, extra = expected - seen, seen - expected
-        if missing:
+        want = _sorted_ids(expected)
+        missing = np.setdiff1d(want, unique, assume_unique=True)
+        extra = np.setdiff1d(unique, want, assume_unique=True)
+        if len(missing):
             out.append(
-                f"{where}: missing sim agents {sorted(missing)[:10]}" + (" ..." if len(missing) > 10 else "")
+                f"{where}: missing sim agents {missing[:10].tolist()}" + (" ..." if len(missing) > 10 else "")
             )
-        if extra:
-            out.append(f"{where}: object ids that are not sim agents {sorted(extra)[:10]}")
+        if len(extra):
+            out.append(f"{where}: object ids that are not sim agents {extra[:10].tolist()}")
     return out
+
+
+def _sorted_ids(ids) -> np.ndarray:
+    return np.array(sorted(int(i) for i in ids), np.int64)
+
+
+class _Full(Exception):
+    """A problem list is full: stop checking."""
+
+
+_NO_IDS = np.zeros(0, np.int64)
+_object_id = attrgetter("object_id")
 
 
 def sim_agent_ids(scenario: Scenario) -> set[int]:
@@ -70,48 +90,63 @@ def check_scenario_rollouts_proto(
 ) -> list[str]:
     """Problems of one `ScenarioRollouts` message (scenario-dependent checks only with `scenario`, or
     with the scenario's `sim_agents` ids alone: a whole test split's ids fit in memory, its scenarios
-    do not)."""
+    do not).
+
+    Bounded: once `MAX_PER_SCENARIO` problems are listed the walk stops, and a last line says where
+    (a message of 10^6 empty joint scenes or trajectories is judged from its first ones, not walked).
+    """
     sid = pb.scenario_id if pb.HasField("scenario_id") and pb.scenario_id else None
     name = f"scenario {sid!r}" if sid else "scenario <unset>"
     out: list[str] = []
-    over = 0
 
-    def add(problem: str) -> None:  # a broken scenario lists its first problems, then a count
-        nonlocal over
-        if len(out) < MAX_PER_SCENARIO:
-            out.append(problem)
-        else:
-            over += 1
+    def add(problem: str) -> None:
+        if len(out) == MAX_PER_SCENARIO:
+            raise _Full
+        out.append(problem)
 
-    if sid is None:
-        add(f"{name}: scenario_id is not set")
-    elif not isinstance(sid, str):  # upb returns bytes for a proto2 string that is not UTF-8
-        add(f"{name}: scenario_id is not valid UTF-8 text")
-    elif scenario is not None and sid != scenario.scenario_id:
-        add(f"{name}: does not match scenario {scenario.scenario_id!r}")
-    if len(pb.joint_scenes) != num_rollouts:
-        add(f"{name}: {len(pb.joint_scenes)} joint scenes, expected exactly {num_rollouts}")
-    expected = sim_agent_ids(scenario) if scenario is not None else sim_agents
-    first_ids = None
-    for r, scene in enumerate(pb.joint_scenes):
-        where = f"{name}, joint scene {r}"
-        ids = [int(t.object_id) for t in scene.simulated_trajectories]
-        for p in _ids_problems(where, ids, expected):
-            add(p)
-        if expected is None:
-            if first_ids is None:
-                first_ids = set(ids)
-            elif set(ids) != first_ids:
-                add(f"{where}: object ids differ from joint scene 0")
-        for t in scene.simulated_trajectories:
-            for f in _FIELDS:
-                n = len(getattr(t, f))
-                if n != num_steps:
-                    add(f"{where}, object {t.object_id}: {f} has {n} steps, expected {num_steps}")
-            if not all(np.isfinite(np.asarray(getattr(t, f), np.float32)).all() for f in _FIELDS):
-                add(f"{where}, object {t.object_id}: non-finite value (NaN or inf)")
-    if over:
-        out.append(f"{name}: ... and {over} more problem(s) in this scenario")
+    scenes = pb.joint_scenes
+    r = 0
+    try:
+        if sid is None:
+            add(f"{name}: scenario_id is not set")
+        elif not isinstance(sid, str):  # upb returns bytes for a proto2 string that is not UTF-8
+            add(f"{name}: scenario_id is not valid UTF-8 text")
+        elif scenario is not None and sid != scenario.scenario_id:
+            add(f"{name}: does not match scenario {scenario.scenario_id!r}")
+        if len(scenes) != num_rollouts:
+            add(f"{name}: {len(scenes)} joint scenes, expected exactly {num_rollouts}")
+        expected = sim_agent_ids(scenario) if scenario is not None else sim_agents
+        # The ids every joint scene must hold, sorted (without a scenario: joint scene 0's).
+        want = None if expected is None else _sorted_ids(expected)
+        for r, scene in enumerate(scenes):
+            trajs = scene.simulated_trajectories
+            if trajs:
+                ids = np.fromiter(map(_object_id, trajs), np.int64, count=len(trajs))
+                unique = np.unique(ids)
+            else:  # nothing allocated for an empty scene: 10^6 of them take seconds, not minutes
+                ids = unique = _NO_IDS
+            if want is None:
+                want = unique
+            if len(unique) != len(ids) or (unique is not want and not np.array_equal(unique, want)):
+                where = f"{name}, joint scene {r}"
+                for p in _ids_problems(where, ids, expected, unique):
+                    add(p)
+                if expected is None and not np.array_equal(unique, want):
+                    add(f"{where}: object ids differ from joint scene 0")
+            for t in trajs if len(ids) else ():
+                lens = [len(getattr(t, f)) for f in _FIELDS]
+                if lens.count(num_steps) != len(_FIELDS):
+                    where = f"{name}, joint scene {r}, object {t.object_id}"
+                    for f, n in zip(_FIELDS, lens, strict=True):
+                        if n != num_steps:
+                            add(f"{where}: {f} has {n} steps, expected {num_steps}")
+                if not all(np.isfinite(np.asarray(getattr(t, f), np.float32)).all() for f in _FIELDS):
+                    add(f"{name}, joint scene {r}, object {t.object_id}: non-finite value (NaN or inf)")
+    except _Full:
+        out.append(
+            f"{name}: more problems not listed (checking stopped at joint scene {r} of {len(scenes)}, "
+            f"after {MAX_PER_SCENARIO} problems)"
+        )
     return out
 
 
@@ -148,13 +183,13 @@ def check_rollouts(
 
 def check_coverage(submitted: Iterable[str], scenarios: Iterable[str]) -> list[str]:
     """One ScenarioRollouts per scenario: none missing, none unexpected, none twice."""
-    sub = list(submitted)
+    counts = Counter(submitted)  # one pass: a million entries must not cost a million list scans
     want = set(scenarios)
     out = []
-    dup = sorted({s for s in sub if sub.count(s) > 1})
+    dup = sorted(s for s, n in counts.items() if n > 1)
     if dup:
         out.append(f"scenarios submitted more than once: {dup[:10]}")
-    missing, extra = want - set(sub), set(sub) - want
+    missing, extra = want - counts.keys(), counts.keys() - want
     if missing:
         out.append(f"{len(missing)} scenario(s) without rollouts: {sorted(missing)[:10]}")
     if extra:

@@ -17,7 +17,7 @@ from torch import nn
 from smartr1.model.attention import EdgeAttentionBlock, gather_rows, neighbours_within
 from smartr1.model.config import ModelConfig
 from smartr1.model.fourier import FourierEmbedding
-from smartr1.model.relpose import relative_pose_features
+from smartr1.model.relpose import ANGLE_DIMS, POSE_FEATURES, relative_pose_features
 
 
 @dataclass
@@ -71,9 +71,10 @@ class AgentDecoder(nn.Module):
         self.t_layers = nn.ModuleList(block() for _ in range(cfg.agent_layers))
         self.m_layers = nn.ModuleList(block() for _ in range(cfg.agent_layers))
         self.a_layers = nn.ModuleList(block() for _ in range(cfg.agent_layers))
-        self.rel_t = FourierEmbedding(4, bands, d, 2 * inner)
-        self.rel_m = FourierEmbedding(3, bands, d, 2 * inner)
-        self.rel_a = FourierEmbedding(3, bands, d, 2 * inner)
+        angles = ANGLE_DIMS if cfg.periodic_angles else ()
+        self.rel_t = FourierEmbedding(POSE_FEATURES + 1, bands, d, 2 * inner, angles)
+        self.rel_m = FourierEmbedding(POSE_FEATURES, bands, d, 2 * inner, angles)
+        self.rel_a = FourierEmbedding(POSE_FEATURES, bands, d, 2 * inner, angles)
 
     # ---- shared pieces -------------------------------------------------------------------------
     def map_context(self, map_x: torch.Tensor, map_pose: torch.Tensor, map_mask: torch.Tensor) -> MapContext:

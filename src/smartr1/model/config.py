@@ -25,6 +25,10 @@ class ModelConfig:
     map_to_agent_neighbours: int = 16
     agent_neighbours: int = 12
     temporal_edge_drop: float = 0.1  # training only
+    # Angles of relative poses as integer harmonics (continuous across +-pi, so the model is invariant to
+    # the world frame); False only for checkpoints written before the option existed (learned
+    # frequencies on the raw angle), which load as they were trained. Every named size sets True.
+    periodic_angles: bool = False
     vocab_size: int = 512  # motion tokens per agent class
     num_classes: int = 3
     num_slots: int = NUM_SLOTS
@@ -50,9 +54,10 @@ class ModelConfig:
 
 SIZES: dict[str, ModelConfig] = {
     # ~1M params: hidden 64, 4 heads x 8, 2 map / 4 agent layers, radii 10 / 20 / 20 m, 2 s window.
-    "nano": ModelConfig(),
+    "nano": ModelConfig(periodic_angles=True),
     # ~3M params: hidden 128, 4 heads x 8, 2 map / 4 agent layers.
     "mini": ModelConfig(
+        periodic_angles=True,
         hidden=128,
         heads=4,
         head_dim=8,
@@ -67,6 +72,7 @@ SIZES: dict[str, ModelConfig] = {
     ),
     # ~7M params: hidden 128, 8 heads x 16, 3 map / 6 agent layers, 64 bands, radii 10 / 30 / 60 m, 3 s window.
     "tiny": ModelConfig(
+        periodic_angles=True,
         hidden=128,
         heads=8,
         head_dim=16,

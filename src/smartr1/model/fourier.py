@@ -14,25 +14,41 @@ from torch import nn
 
 
 class FourierEmbedding(nn.Module):
-    """[..., in_dim] -> [..., out_dim]: cat(cos(2 pi f x), sin(2 pi f x), x) per input, then an MLP."""
+    """[..., in_dim] -> [..., out_dim]: cat(cos(2 pi f x), sin(2 pi f x), x) per input, then an MLP.
 
-    def __init__(self, in_dim: int, bands: int, hidden: int, out_dim: int):
+    Inputs listed in `periodic` are angles: they get cos(k x), sin(k x) for k = 1..bands instead, which
+    are continuous across the +-pi wrap (learned frequencies and the raw angle are not, so a rounding
+    error across the wrap would move the features and break frame invariance).
+    """
+
+    def __init__(self, in_dim: int, bands: int, hidden: int, out_dim: int, periodic: tuple[int, ...] = ()):
         super().__init__()
         self.in_dim = in_dim
         self.bands = bands
-        self.freqs = nn.Parameter(torch.randn(in_dim, bands))
+        self.periodic = tuple(periodic)
+        self.linear_dims = tuple(i for i in range(in_dim) if i not in self.periodic)
+        self.freqs = nn.Parameter(torch.randn(len(self.linear_dims), bands))
+        self.register_buffer("harmonics", torch.arange(1, bands + 1, dtype=torch.float32), persistent=False)
+        width = len(self.linear_dims) * (2 * bands + 1) + len(self.periodic) * 2 * bands
         self.mlp = nn.Sequential(
-            nn.Linear(in_dim * (2 * bands + 1), hidden),
+            nn.Linear(width, hidden),
             nn.LayerNorm(hidden),
             nn.ReLU(inplace=True),
             nn.Linear(hidden, out_dim),
         )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """[..., in_dim] -> [..., in_dim * (2 * bands + 1)] raw Fourier features."""
-        ang = (2.0 * math.pi) * x.unsqueeze(-1) * self.freqs  # [..., in_dim, bands]
-        feats = torch.cat([ang.cos(), ang.sin(), x.unsqueeze(-1)], dim=-1)
-        return feats.flatten(-2)
+        """[..., in_dim] -> [..., width] raw Fourier features."""
+        if not self.periodic:
+            lin = x
+        else:
+            lin = x[..., list(self.linear_dims)]
+        ang = (2.0 * math.pi) * lin.unsqueeze(-1) * self.freqs  # [..., linear dims, bands]
+        feats = [torch.cat([ang.cos(), ang.sin(), lin.unsqueeze(-1)], dim=-1).flatten(-2)]
+        if self.periodic:
+            per = x[..., list(self.periodic)].unsqueeze(-1) * self.harmonics.to(x.dtype)  # [..., p, bands]
+            feats.append(torch.cat([per.cos(), per.sin()], dim=-1).flatten(-2))
+        return feats[0] if len(feats) == 1 else torch.cat(feats, dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.mlp(self.features(x))

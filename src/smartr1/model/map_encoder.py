@@ -13,7 +13,7 @@ from smartr1.data.geometry import points_to_local
 from smartr1.model.attention import EdgeAttentionBlock, gather_rows, neighbours_within
 from smartr1.model.config import ModelConfig
 from smartr1.model.fourier import FourierEmbedding
-from smartr1.model.relpose import relative_pose_features
+from smartr1.model.relpose import ANGLE_DIMS, POSE_FEATURES, relative_pose_features
 from smartr1.tokens.map import SEGMENT_POINTS, LightState, SegmentKind
 
 NUM_SEGMENT_KINDS = len(SegmentKind)
@@ -31,7 +31,8 @@ class MapEncoder(nn.Module):
         )
         self.kind_emb = nn.Embedding(NUM_SEGMENT_KINDS, d)
         self.light_emb = nn.Embedding(NUM_LIGHT_STATES, d)
-        self.rel = FourierEmbedding(3, cfg.fourier_bands, d, 2 * inner)
+        angles = ANGLE_DIMS if cfg.periodic_angles else ()
+        self.rel = FourierEmbedding(POSE_FEATURES, cfg.fourier_bands, d, 2 * inner, angles)
         self.layers = nn.ModuleList(
             EdgeAttentionBlock(d, cfg.heads, cfg.head_dim, cfg.ff_mult, cfg.dropout)
             for _ in range(cfg.map_layers)

@@ -5,6 +5,12 @@ world w, attempt k, simulates the world seeded by `world_seed(seed, w, k)`. Each
 own shard, so the output does not depend on the number of workers or on scheduling. A world that
 fails (SUMO error, gridlock, too few usable SDCs) is retried with its next attempt seed and the
 failure is reported; a scenario is never written from a broken world.
+
+A run resumes: each finished shard gets a hidden `.<shard>.done.json` beside it (its `WorldResult`
+and the run key it was made under: seed, world, quota and config), written after the shard itself;
+a rerun keeps every shard whose record matches its own key and size, and generates the rest. Since a
+world's shard depends on that key alone, the resumed output equals an uninterrupted run's byte for
+byte. A kill leaves at most hidden temporary files, which the next run that completes removes.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -189,10 +195,47 @@ def generate_world(
     raise WorldError(f"world {world}: all {cfg.max_attempts} attempts failed: " + " | ".join(failures))
 
 
+DONE_FORMAT = 1
+
+
+def _done_path(out_dir: str | Path, seed: int, world: int) -> Path:
+    return Path(out_dir) / f".{shard_name(seed, world)}.done.json"
+
+
+def _run_key(seed: int, world: int, quota: int, cfg: GenerateConfig) -> dict:
+    """Everything a world's shard depends on (JSON-normalised, so a stored key compares equal)."""
+    key = dict(format=DONE_FORMAT, seed=seed, world=world, quota=quota, cfg=asdict(cfg))
+    return json.loads(json.dumps(key))
+
+
+def _mark_done(out_dir, seed: int, world: int, quota: int, cfg: GenerateConfig, r: WorldResult) -> None:
+    from smartr1.data.atomic import atomic_write_bytes
+
+    record = dict(key=_run_key(seed, world, quota, cfg), bytes=Path(r.path).stat().st_size, result=asdict(r))
+    atomic_write_bytes(_done_path(out_dir, seed, world), [json.dumps(record).encode()])
+
+
+def finished_world(out_dir, seed: int, world: int, quota: int, cfg: GenerateConfig) -> WorldResult | None:
+    """The result of this world's shard if an earlier run with the same key finished it, else None."""
+    path = Path(out_dir) / shard_name(seed, world)
+    try:
+        record = json.loads(_done_path(out_dir, seed, world).read_text())
+        if record["key"] != _run_key(seed, world, quota, cfg) or record["bytes"] != path.stat().st_size:
+            return None
+        return WorldResult(**{**record["result"], "path": str(path)})
+    except (OSError, ValueError, KeyError, TypeError):  # no record, no shard, or an unreadable record
+        return None
+
+
 def _world_process(q, seed, world, quota, out_dir, cfg, first_attempt, failures) -> None:
     """Body of one world's worker process: everything goes back through the queue."""
     try:
-        r = generate_world(seed, world, quota, out_dir, cfg, q.put, first_attempt, failures)
+        r = finished_world(out_dir, seed, world, quota, cfg)
+        if r is not None:
+            q.put(("kept", world, quota))
+        else:
+            r = generate_world(seed, world, quota, out_dir, cfg, q.put, first_attempt, failures)
+            _mark_done(out_dir, seed, world, quota, cfg, r)  # after the shard: a kill between redoes it
         q.put(("done", world, r))
     except Exception as e:  # a world that failed every attempt, or a bug: report, never hang
         q.put(("error", world, f"{type(e).__name__}: {e}"))
@@ -208,6 +251,7 @@ class GenerateSummary:
     worlds: list[WorldResult]
     removed_stale: list[str]
     machine: dict
+    kept: list[int] = field(default_factory=list)  # worlds whose shards an earlier run had finished
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -222,7 +266,11 @@ def generate(
     progress: bool = True,
     console=None,
 ) -> GenerateSummary:
-    """Write `num` scenarios as WOMD TFRecord shards into `out` (one shard per world)."""
+    """Write `num` scenarios as WOMD TFRecord shards into `out` (one shard per world).
+
+    Shards an earlier run with the same seed, quota and config finished are kept (see the module
+    docstring); the summary lists them in `kept`.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     cfg = cfg or GenerateConfig()
@@ -236,6 +284,7 @@ def generate(
     workers = max(1, min(workers or (os.cpu_count() or 1), len(quotas)))
     t0 = time.perf_counter()
     done = {w: 0 for w in range(len(quotas))}
+    kept: list[int] = []
     bar = Progress(
         TextColumn("[bold]generate[/]"),
         BarColumn(),
@@ -251,8 +300,10 @@ def generate(
 
         def on_message(msg) -> None:
             kind, world = msg[0], msg[1]
-            if kind == "cut":
+            if kind in ("cut", "kept"):
                 done[world] = msg[2]
+                if kind == "kept":
+                    kept.append(world)
             elif kind == "retry":
                 done[world] = 0
                 bar.console.print(f"[yellow]world {world} failed, retrying:[/] {msg[2]}")
@@ -267,6 +318,10 @@ def generate(
     stale = sorted(p.name for p in out.glob(f"sumo-s{seed}-w*.tfrecord") if p.name not in keep)
     for name in stale:  # shards of an earlier, larger run with this seed would mix into the data set
         (out / name).unlink()
+        (out / f".{name}.done.json").unlink(missing_ok=True)
+    # Temporary files of a killed earlier run (no worker of this run is left to write one).
+    for tmp in [*out.glob(f".sumo-s{seed}-w*.tmp.*"), *out.glob(f".sumo-s{seed}.generate.json.*.tmp.*")]:
+        tmp.unlink(missing_ok=True)
     summary = GenerateSummary(
         seed=seed,
         num=num,
@@ -276,6 +331,7 @@ def generate(
         worlds=results,
         removed_stale=stale,
         machine=dict(cpu_count=os.cpu_count(), platform=platform.platform()),
+        kept=sorted(kept),
     )
     from smartr1.data.atomic import atomic_write_bytes
 
