@@ -84,20 +84,10 @@ def _slots() -> list[Slot]:
 
 SLOTS = _slots()
 
-# Known failures, marked strict xfail: none left (the empty-input, vocab and checkpoint-name bugs this
-# file found are fixed; see benchmarks/results/fuzz.md). A new one goes here as (slot, kind): reason.
-KNOWN: dict[tuple[str, str], str] = {}
-
 
 def _params(kinds):
-    """(slot, kind) pairs, the known failures marked xfail."""
-    out = []
-    for slot in SLOTS:
-        for kind in kinds:
-            reason = KNOWN.get((slot.name, kind))
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            out.append(pytest.param(slot, kind, id=f"{slot.name}-{kind}", marks=marks))
-    return out
+    """(slot, kind) pairs, one test case each."""
+    return [pytest.param(slot, kind, id=f"{slot.name}-{kind}") for slot in SLOTS for kind in kinds]
 
 
 @pytest.fixture(scope="module")
