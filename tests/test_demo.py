@@ -62,3 +62,17 @@ def test_demo_end_to_end_and_resume(tmp_path):
     again = run_demo(cfg)
     assert again["results"] == report["results"]
     assert again["checkpoint"] == report["checkpoint"]
+
+
+def test_cli_defaults_are_the_demo_config():
+    """`smartr1 demo` restates DemoConfig's defaults in its signature (the CLI starts without torch):
+    they must agree."""
+    import inspect
+
+    from smartr1.cli.demo import demo_command
+    from smartr1.demo import DemoConfig
+
+    cli = {k: p.default for k, p in inspect.signature(demo_command).parameters.items()}
+    shared = set(cli) & set(DemoConfig.__dataclass_fields__) - {"out"}
+    assert {"train_scenarios", "max_steps", "sft_steps", "rft_steps", "sft2_steps"} <= shared
+    assert {k: cli[k] for k in shared} == {k: getattr(DemoConfig(), k) for k in shared}

@@ -40,3 +40,34 @@ def test_count_cap_and_sim_agents_only():
     sim[1] = False  # the nearest is not a sim agent
     got = train_agents(scen, sim, torch.ones(41, 18, dtype=torch.bool))
     assert torch.nonzero(got).flatten().tolist() == [0, *range(2, 2 + TRAIN_MAX_NEARBY)]
+
+
+def test_data_module_loss_agents_rule(tmp_path):
+    """`data.loss_agents`: "smart" keeps the cached role-and-nearby mask, "all" trains every agent; both
+    batch the same scenes in the same order, and an unknown rule is refused."""
+    import pytest
+
+    from smartr1.data.womd import write_scenarios
+    from smartr1.testing.tracks import synthetic_scenario
+    from smartr1.tokens.vocab_build import constant_vocab
+    from smartr1.training.config import DataConfig
+    from smartr1.training.datamodule import SceneDataModule
+
+    x = np.concatenate([[0.0], 5.0 * np.arange(1, 41)])  # 40 standing agents up to 200 m from the SDC
+    scenes = [make_scenario(x, np.zeros(41), scenario_id="far"), synthetic_scenario(seed=0, num_agents=6)]
+    f = tmp_path / "train.tfrecord"
+    write_scenarios(f, scenes)
+    batches = {}
+    for rule in ("smart", "all"):
+        cfg = DataConfig(train=[str(f)], cache_dir=str(tmp_path / "cache"), batch_size=2, loss_agents=rule)
+        dm = SceneDataModule(cfg, constant_vocab(16), seed=0)
+        dm.setup()
+        batches[rule] = next(iter(dm.train_dataloader()))
+    smart, every = batches["smart"], batches["all"]
+    assert smart.scenario_id == every.scenario_id
+    assert torch.equal(every.train_mask, every.agent_mask)
+    assert bool((smart.train_mask <= smart.agent_mask).all())
+    far = smart.scenario_id.index("far")
+    assert int(smart.train_mask[far].sum()) == 1 + 20  # the SDC + the 20 agents at 5..100 m
+    with pytest.raises(ValueError, match="loss_agents"):
+        DataConfig(loss_agents="some")

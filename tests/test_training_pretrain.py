@@ -62,11 +62,12 @@ def test_shipped_configs_are_the_layers_that_differ(tmp_path):
     shipped = config_dir_default()
     assert shipped.joinpath("pretrain.yaml").is_file()
     assert "site-packages" in str(shipped) or str(shipped).endswith("src/smartr1/configs")
-    # pretraining is the dataclass defaults; mini / tiny change the batch size, nano nothing
-    assert (
-        load_config("pretrain", "nano").optim == OptimConfig()
-        and load_config("pretrain").data == DataConfig()
-    )
+    # pretraining is the dataclass defaults; mini / tiny change the batch size, nano (the CPU size) the
+    # learning rate and dropout
+    nano = load_config("pretrain", "nano")
+    assert nano.data == DataConfig() and nano.optim.lr == 2 * OptimConfig().lr
+    assert nano.model.dropout == nano.model.temporal_edge_drop == 0 < model_config("nano").dropout
+    assert load_config("pretrain", "mini").optim == OptimConfig()
     assert load_config("pretrain", "mini").data.batch_size == 8 != DataConfig().batch_size
     assert load_config("pretrain", "tiny").model == model_config("tiny")
     # every line of a shipped file changes something (no restated default)

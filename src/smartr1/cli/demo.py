@@ -12,11 +12,11 @@ def demo_command(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Run directory (stages already done are skipped).")
     ] = Path("runs/demo"),
-    train_scenarios: Annotated[int, typer.Option(min=1, help="Generated training scenarios.")] = 200,
+    train_scenarios: Annotated[int, typer.Option(min=1, help="Generated training scenarios.")] = 1000,
     val_scenarios: Annotated[
         int, typer.Option(min=1, help="Generated held-out scenarios to evaluate on.")
     ] = 20,
-    max_steps: Annotated[int, typer.Option(min=1, help="Pretraining optimizer steps.")] = 300,
+    max_steps: Annotated[int, typer.Option(min=1, help="Pretraining optimizer steps.")] = 600,
     sft_steps: Annotated[int, typer.Option(min=0, help="CAT-K closed-loop SFT steps (0 skips).")] = 60,
     rft_steps: Annotated[
         int, typer.Option(min=0, help="MPO reinforcement fine-tuning steps (0 skips).")

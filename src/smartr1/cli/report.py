@@ -72,6 +72,10 @@ def ablation_command(
         ),
     ] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Training seeds of the main rows.")] = 3,
+    base: Annotated[
+        str | None,
+        typer.Option(help="A pretrained checkpoint to fine-tune from (default: pretrain one here)."),
+    ] = None,
     quick: Annotated[
         bool, typer.Option(help="A minutes-long smoke run: tiny data, a few steps, one seed.")
     ] = False,
@@ -82,7 +86,7 @@ def ablation_command(
     from smartr1.reports.ablation import Ablation, AblationConfig
 
     cfg = AblationConfig(out=out, train=list(train or []), val=list(val or []), real=list(real or []),
-                         seeds=tuple(range(seeds)))  # fmt: skip
+                         seeds=tuple(range(seeds)), base=base)  # fmt: skip
     if quick:
         cfg = quick_config(cfg)
     report = Ablation(cfg).run()

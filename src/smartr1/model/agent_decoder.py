@@ -95,7 +95,7 @@ class AgentDecoder(nn.Module):
             valid,
         )
         src = gather_rows(map_pose, idx)
-        rel_k, rel_v = self.rel_m(relative_pose_features(src, pose.unsqueeze(-2))).chunk(2, dim=-1)
+        rel_k, rel_v = self.rel_m(relative_pose_features(src, pose.unsqueeze(-2)), ok).chunk(2, dim=-1)
         return idx, ok, rel_k, rel_v
 
     def _agent_edges(self, pose: torch.Tensor, valid: torch.Tensor):
@@ -111,12 +111,14 @@ class AgentDecoder(nn.Module):
             exclude_self=True,
         )
         src = gather_rows(pose, idx)
-        rel_k, rel_v = self.rel_a(relative_pose_features(src, pose.unsqueeze(-2))).chunk(2, dim=-1)
+        rel_k, rel_v = self.rel_a(relative_pose_features(src, pose.unsqueeze(-2)), ok).chunk(2, dim=-1)
         return idx, ok, rel_k, rel_v
 
-    def _temporal_rel(self, src_pose: torch.Tensor, dst_pose: torch.Tensor, gap: torch.Tensor):
+    def _temporal_rel(
+        self, src_pose: torch.Tensor, dst_pose: torch.Tensor, gap: torch.Tensor, ok: torch.Tensor
+    ):
         feats = relative_pose_features(src_pose, dst_pose, gap, float(self.cfg.time_window))
-        return self.rel_t(feats).chunk(2, dim=-1)
+        return self.rel_t(feats, ok).chunk(2, dim=-1)
 
     def _map_attend(self, l, x, idx, ok, rel_k, rel_v, ctx: MapContext, row):
         shape = x.shape
@@ -160,7 +162,7 @@ class AgentDecoder(nn.Module):
         if self.training and self.cfg.temporal_edge_drop > 0:
             t_ok = t_ok & (torch.rand(t_ok.shape, device=t_ok.device) >= self.cfg.temporal_edge_drop)
         gap = torch.arange(1, w + 1, device=x.device, dtype=pose.dtype)
-        t_rk, t_rv = self._temporal_rel(src_pose, pose.unsqueeze(3), gap)
+        t_rk, t_rv = self._temporal_rel(src_pose, pose.unsqueeze(3), gap, t_ok)
         t_rk, t_rv, t_ok = t_rk.reshape(n, w, -1), t_rv.reshape(n, w, -1), t_ok.reshape(n, w)
         # map edges for every node
         m_edges = self._map_edges(pose.reshape(b, a * s, 3), valid.reshape(b, a * s), ctx, row)
@@ -202,8 +204,9 @@ class AgentDecoder(nn.Module):
         w = self.cfg.time_window
         n = b * a
         gap = torch.arange(1, w + 1, device=x.device, dtype=pose.dtype)
-        t_rk, t_rv = self._temporal_rel(cache.pose, pose.unsqueeze(2), gap)
-        t_ok = (cache.valid & valid.unsqueeze(-1)).reshape(n, w)
+        t_ok = cache.valid & valid.unsqueeze(-1)  # [B, A, w]
+        t_rk, t_rv = self._temporal_rel(cache.pose, pose.unsqueeze(2), gap, t_ok)
+        t_ok = t_ok.reshape(n, w)
         t_rk, t_rv = t_rk.reshape(n, w, -1), t_rv.reshape(n, w, -1)
         m_edges = self._map_edges(pose, valid, ctx, row)
         a_edges = self._agent_edges(pose, valid)

@@ -29,6 +29,17 @@ class ModelConfig:
     # the world frame); False only for checkpoints written before the option existed (learned
     # frequencies on the raw angle), which load as they were trained. Every named size sets True.
     periodic_angles: bool = False
+    # Logits get a term <query(node), embedding(token geometry)> besides the per-id output layer, so what
+    # is learned about one motion carries over to similar motions of the agent's own class (the plain
+    # layer shares one output unit per id across classes and learns every id on its own). False only for
+    # checkpoints written before the option existed. Every named size sets True (this and motion_prior:
+    # benchmarks/results/base_model.md).
+    geometric_head: bool = False
+    # Logits start from a continuation prior: minus a learned per-class scale times how far each token
+    # ends from where repeating the agent's last token would end (mean corner distance, class box), so
+    # an untrained model already keeps going and training learns the deviations (without it, closed-loop
+    # agents slow down step by step). False only for checkpoints written before the option existed.
+    motion_prior: bool = False
     vocab_size: int = 512  # motion tokens per agent class
     num_classes: int = 3
     num_slots: int = NUM_SLOTS
@@ -54,10 +65,12 @@ class ModelConfig:
 
 SIZES: dict[str, ModelConfig] = {
     # ~1M params: hidden 64, 4 heads x 8, 2 map / 4 agent layers, radii 10 / 20 / 20 m, 2 s window.
-    "nano": ModelConfig(periodic_angles=True),
+    "nano": ModelConfig(periodic_angles=True, geometric_head=True, motion_prior=True),
     # ~3M params: hidden 128, 4 heads x 8, 2 map / 4 agent layers.
     "mini": ModelConfig(
         periodic_angles=True,
+        geometric_head=True,
+        motion_prior=True,
         hidden=128,
         heads=4,
         head_dim=8,
@@ -73,6 +86,8 @@ SIZES: dict[str, ModelConfig] = {
     # ~7M params: hidden 128, 8 heads x 16, 3 map / 6 agent layers, 64 bands, radii 10 / 30 / 60 m, 3 s window.
     "tiny": ModelConfig(
         periodic_angles=True,
+        geometric_head=True,
+        motion_prior=True,
         hidden=128,
         heads=8,
         head_dim=16,

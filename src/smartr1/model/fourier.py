@@ -50,5 +50,10 @@ class FourierEmbedding(nn.Module):
             feats.append(torch.cat([per.cos(), per.sin()], dim=-1).flatten(-2))
         return feats[0] if len(feats) == 1 else torch.cat(feats, dim=-1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mlp(self.features(x))
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x [..., in_dim] -> [..., out_dim]; with mask [...] only the masked-in entries are embedded and
+        the others are zeros (edges to padding: most agent-agent and map-agent slots)."""
+        if mask is None:
+            return self.mlp(self.features(x))
+        out = x.new_zeros(*mask.shape, self.mlp[-1].out_features)
+        return out.index_put((mask,), self.mlp(self.features(x[mask])))

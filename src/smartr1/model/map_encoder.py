@@ -62,7 +62,7 @@ class MapEncoder(nn.Module):
             pose[..., :2], pose[..., :2], mask, cfg.map_radius, cfg.map_neighbours, mask, exclude_self=True
         )
         src_pose = gather_rows(pose, idx)  # [B, M, K, 3]
-        rel_k, rel_v = self.rel(relative_pose_features(src_pose, pose[:, :, None, :])).chunk(2, dim=-1)
+        rel_k, rel_v = self.rel(relative_pose_features(src_pose, pose[:, :, None, :]), valid).chunk(2, dim=-1)
         n, kn = b * m, idx.shape[-1]
         rel_k, rel_v = rel_k.reshape(n, kn, -1), rel_v.reshape(n, kn, -1)
         valid = valid.reshape(n, kn)

@@ -7,13 +7,17 @@ local-frame poses are a buffer of the model, so a checkpoint carries what its to
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
-from smartr1.data.geometry import to_world
+from smartr1.data.geometry import box_corners, corner_distance, to_world
 from smartr1.model.agent_decoder import AgentDecoder, DecoderCache, MapContext
 from smartr1.model.config import SIZES, ModelConfig, model_config
+from smartr1.model.fourier import FourierEmbedding
 from smartr1.model.map_encoder import MapEncoder
+from smartr1.tokens.vocabulary import CLASS_BOX
 
 __all__ = ["SMART", "ModelConfig", "SIZES", "batch_nodes", "model_config", "node_inputs"]
 
@@ -78,6 +82,14 @@ class SMART(nn.Module):
         self.map_encoder = MapEncoder(cfg)
         self.decoder = AgentDecoder(cfg)
         self.head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), nn.ReLU(inplace=True), nn.Linear(d, v))
+        if cfg.geometric_head:
+            # (end x, end y, middle x, middle y, end heading) of a token -> its output embedding
+            self.head_tokens = FourierEmbedding(5, cfg.fourier_bands, d, d, periodic=(4,))
+            self.head_query = nn.Sequential(
+                nn.LayerNorm(d), nn.Linear(d, d), nn.ReLU(inplace=True), nn.Linear(d, d)
+            )
+        if cfg.motion_prior:  # softplus(log(e - 1)) = 1: one logit less per metre off the continuation
+            self.prior_scale = nn.Parameter(torch.full((c,), math.log(math.e - 1.0)))
 
     # ---- embeddings ------------------------------------------------------------------------------
     def token_table(self) -> torch.Tensor:
@@ -86,6 +98,44 @@ class SMART(nn.Module):
         feats = torch.cat([p[..., :2] / TOKEN_SCALE, p[..., 2:].cos(), p[..., 2:].sin()], dim=-1).flatten(-2)
         emb = self.token_mlp(feats)  # [C, V, D]
         return torch.cat([emb, self.no_token.unsqueeze(1)], dim=1)
+
+    def output_table(self) -> torch.Tensor:
+        """[C, V, D] output embeddings of the tokens from their geometry (geometric head only)."""
+        p = self.vocab_poses
+        feats = torch.stack([p[..., 4, 0], p[..., 4, 1], p[..., 2, 0], p[..., 2, 1]], dim=-1) / TOKEN_SCALE
+        return self.head_tokens(torch.cat([feats, p[..., 4, 2:]], dim=-1))
+
+    def continuation_distance(self) -> torch.Tensor:
+        """[C, V, V]: mean corner distance (class box) between the end boxes of token i and token j, both
+        started at the origin: how far token j ends from where repeating token i would end."""
+        key = (self.vocab_poses.data_ptr(), self.vocab_poses._version, self.vocab_poses.device)
+        if getattr(self, "_continuation", (None,))[0] != key:
+            box = CLASS_BOX.to(self.vocab_poses)
+            ends = box_corners(self.vocab_poses[:, :, -1], box[:, None, 0], box[:, None, 1])  # [C, V, 4, 2]
+            dist = torch.stack([corner_distance(e[:, None], e[None]) for e in ends])
+            self._continuation = (key, dist)
+        return self._continuation[1]
+
+    def logits(self, x: torch.Tensor, agent_class: torch.Tensor, token_in: torch.Tensor) -> torch.Tensor:
+        """Decoder output x [B, A, ..., D], class [B, A], the node's input token [B, A, ...] (-1 = none)
+        -> logits [B, A, ..., V] over the class's tokens."""
+        out = self.head(x)
+        c, v = self.cfg.num_classes, self.cfg.vocab_size
+        lead = x.shape[:-1]  # [B, A, ...]
+        cls = agent_class.clamp(0, c - 1).view(*agent_class.shape, *([1] * (len(lead) - agent_class.dim())))
+        cls = cls.expand(lead)
+        if self.cfg.motion_prior:
+            rows = (cls * v + token_in.clamp(0, v - 1)).reshape(-1)
+            dist = self.continuation_distance().reshape(c * v, v).index_select(0, rows).view(*lead, v)
+            scale = nn.functional.softplus(self.prior_scale)[cls] * (token_in >= 0)
+            out = out - scale.unsqueeze(-1) * dist
+        if not self.cfg.geometric_head:
+            return out
+        table = self.output_table()  # [C, V, D]
+        geo = self.head_query(x) @ table.reshape(c * v, -1).T / x.shape[-1] ** 0.5  # [..., C * V]
+        geo = geo.unflatten(-1, (c, v))
+        idx = cls.unsqueeze(-1).unsqueeze(-1).expand(*lead, 1, v)
+        return out + geo.gather(-2, idx).squeeze(-2)
 
     def embed_agents(
         self,
@@ -123,7 +173,7 @@ class SMART(nn.Module):
     def forward_nodes(self, ctx, token_in, pose, valid, agent_class, agent_size, row=None) -> torch.Tensor:
         x = self.embed_agents(self.token_table(), token_in, agent_class, agent_size)
         x = self.decoder(x, _finite_pose(pose, valid), valid, ctx, row)
-        return self.head(x)
+        return self.logits(x, agent_class, token_in)
 
     # ---- incremental decoding --------------------------------------------------------------------
     def empty_cache(self, b: int, a: int, device) -> DecoderCache:
@@ -144,7 +194,7 @@ class SMART(nn.Module):
         """One slot: token [B, A] (-1 = none), pose [B, A, 3], valid [B, A] -> (logits [B, A, V], cache)."""
         x = self.embed_agents(table, token, agent_class, agent_size)
         x, cache = self.decoder.step(x, _finite_pose(pose, valid), valid, cache, ctx, row)
-        return self.head(x), cache
+        return self.logits(x, agent_class, token), cache
 
     def token_poses(
         self, start: torch.Tensor, token: torch.Tensor, agent_class: torch.Tensor
@@ -164,7 +214,8 @@ class SMART(nn.Module):
         parts = {
             "map_encoder": count(self.map_encoder),
             "agent_decoder": count(self.decoder),
-            "head": count(self.head),
+            "head": count(self.head)
+            + (count(self.head_tokens) + count(self.head_query) if self.cfg.geometric_head else 0),
         }
         parts["embeddings"] = total - sum(parts.values())
         parts["total"] = total

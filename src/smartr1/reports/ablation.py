@@ -36,6 +36,7 @@ class AblationConfig:
     sweep_seeds: tuple[int, ...] = (0,)
     alphas: tuple[float, ...] = (0.02, 0.0)  # MPO sweep: alpha = mean reward - margin for these margins
     betas: tuple[float, ...] = (0.0, 0.2)  # MPO sweep of the KL weight (0.04 is the main row)
+    base: str | None = None  # a pretrained checkpoint every row starts from (None: pretrain one here)
     pretrain_steps: int = 600
     sft_steps: int = 60
     rft_steps: int = 40
@@ -152,6 +153,13 @@ class Ablation:
         return ckpt, rec["seconds"]
 
     def base(self, train: list[str]) -> tuple[str, float]:
+        """The shared pretrained base: the given checkpoint (its training time unknown here: 0 s) or one
+        pretrained here with seed 0."""
+        if self.cfg.base:
+            from smartr1.model.checkpoint import load_model
+
+            load_model(self.cfg.base)  # a clear error now rather than after the references are scored
+            return self.cfg.base, 0.0
         ov = self._shared(train, 0)
         ov["trainer"]["max_steps"] = self.cfg.pretrain_steps
         if self.cfg.model:

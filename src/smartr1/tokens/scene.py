@@ -44,13 +44,16 @@ def crop_map(scene: TokenizedScene, radius: float) -> TokenizedScene:
         return scene
     anchors = scene.agents.pose[..., :2][valid]  # [K, 2]
     seg = m.points  # [M, 11, 2]: keep a segment if any of its points is in reach
-    lo = anchors.min(0).values - radius
-    hi = anchors.max(0).values + radius
-    in_box = ((seg >= lo) & (seg <= hi)).all(-1).any(-1)
-    keep = torch.zeros(m.num_segments, dtype=torch.bool)
-    idx = torch.nonzero(in_box).squeeze(1)
+    # Exact, in two passes: a segment whose first point is in reach is kept and one whose bounding
+    # circle around that point is out of reach is dropped (distances to [M, K] points); only the few
+    # in between are checked point by point.
+    first = seg[:, 0]  # [M, 2]
+    spread = (seg - first[:, None]).norm(dim=-1).amax(1)  # [M]
+    nearest = torch.cdist(first.double(), anchors.double()).amin(1).float()  # [M]
+    keep = nearest <= radius
+    unsure = torch.nonzero(~keep & (nearest <= radius + spread + 1e-3)).squeeze(1)
     r2 = radius * radius
-    for chunk in idx.split(512):
+    for chunk in unsure.split(512):
         d2 = ((seg[chunk][:, :, None, :] - anchors[None, None]) ** 2).sum(-1)  # [c, 11, K]
         keep[chunk] = (d2 <= r2).flatten(1).any(1)
     if bool(keep.all()):

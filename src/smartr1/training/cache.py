@@ -73,7 +73,9 @@ class TokenizedDataset(torch.utils.data.Dataset):
     On construction every shard without a valid cache is tokenized once and written atomically to
     `cache_dir` (default: `$XDG_CACHE_HOME/smartr1/tokens`) as `<shard>.<key>.pt`, where the key hashes
     the vocabulary, the preprocessing config and the shard's path, size and mtime. Items are
-    `TokenizedScene`s; a small LRU keeps recently used shards in memory.
+    `TokenizedScene`s; an LRU keeps recently used shards in memory, up to `keep_bytes` of cache files
+    (training draws scenes in random order, so a dataset that fits is read from disk once per run, and a
+    larger one costs one shard read per scene at worst).
     """
 
     def __init__(
@@ -83,7 +85,7 @@ class TokenizedDataset(torch.utils.data.Dataset):
         cache_dir: Path | str | None = None,
         map_step: int | None = None,
         skip_bad: bool = False,
-        keep_shards: int = 2,
+        keep_bytes: int = 2 << 30,
     ):
         self.files = expand_paths(files)
         self.vocab = vocab
@@ -93,7 +95,8 @@ class TokenizedDataset(torch.utils.data.Dataset):
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.key = cache_key(vocab, self.config)
         self.stats = {"hits": 0, "misses": 0, "bad_records": 0}
-        self._keep = max(1, keep_shards)
+        self._keep_bytes = keep_bytes
+        self._bytes: dict[int, int] = {}
         self._loaded: OrderedDict[int, list[TokenizedScene]] = OrderedDict()
         self._paths: list[Path] = []
         self._index: list[tuple[int, int]] = []
@@ -160,7 +163,8 @@ class TokenizedDataset(torch.utils.data.Dataset):
             except Exception as e2:  # noqa: BLE001
                 raise DataError(path, f"token cache unreadable after rebuild ({e2}; first error {e})") from e2
         self._loaded[fi] = scenes
-        while len(self._loaded) > self._keep:
+        self._bytes[fi] = self._paths[fi].stat().st_size
+        while len(self._loaded) > 1 and sum(self._bytes[k] for k in self._loaded) > self._keep_bytes:
             self._loaded.popitem(last=False)
         return scenes
 

@@ -42,6 +42,17 @@ class DataConfig:
     batch_size: int = 4
     num_workers: int = 0
     skip_bad: bool = False
+    # Which agents carry a loss (every agent is context): "all" = every agent with a logged next token;
+    # "smart" = SMART's WOMD choice, role agents + 32 nearest with 8 valid future slots. On small CPU
+    # budgets "all" learns faster (benchmarks/results/base_model.md).
+    loss_agents: str = "all"
+
+    def __post_init__(self):
+        if self.loss_agents not in LOSS_AGENTS:
+            raise ValueError(f"data.loss_agents must be one of {LOSS_AGENTS}, not {self.loss_agents!r}")
+
+
+LOSS_AGENTS = ("all", "smart")
 
 
 @dataclass

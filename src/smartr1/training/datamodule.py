@@ -10,12 +10,19 @@ from __future__ import annotations
 from functools import partial
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
 from smartr1.tokens.batch import collate, collate_cropped
+from smartr1.tokens.scene import TokenizedScene
 from smartr1.training.cache import TokenizedDataset
 from smartr1.training.config import DataConfig
 from smartr1.training.data_order import EpochSampler, ResumableLoader
+
+
+def _every_agent_trains(collate_fn, scenes: list[TokenizedScene]):
+    """`data.loss_agents: all`: every agent carries a loss wherever it has a logged next token."""
+    return collate_fn([s._replace(train_mask=torch.ones_like(s.agents.sim_mask)) for s in scenes])
 
 
 class SceneDataModule(L.LightningDataModule):
@@ -59,6 +66,8 @@ class SceneDataModule(L.LightningDataModule):
         fn = (
             collate if self.map_crop_radius is None else partial(collate_cropped, radius=self.map_crop_radius)
         )
+        if self.cfg.loss_agents == "all":
+            fn = partial(_every_agent_trains, fn)
         rank, world = self._ranks()
         sampler = EpochSampler(len(ds), self.cfg.batch_size, self.seed, shuffle, rank, world)
         kw = dict(
