@@ -14,12 +14,9 @@ from pathlib import Path
 from smartr1.data.atomic import atomic_write_bytes
 from smartr1.machine import describe_machine
 from smartr1.rollout.sampling import DEFAULT_TOP_K
+from smartr1.training.config import CPU_SFT_LABEL_SMOOTHING
 
 COMPARED_POLICIES = ("smart", "constant-velocity", "logged-oracle")  # the model, then reference policies
-# CAT-K is published without label smoothing; on the demo's short CPU budget that sharpened the model
-# and moving vehicles slowed with every SFT stage (benchmarks/results/base_model.md), so the demo's SFT
-# stages keep pretraining's 0.1.
-SFT_LABEL_SMOOTHING = 0.1
 
 
 @dataclass
@@ -141,7 +138,7 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
         if s != "rft":  # RFT's batch is one scenario x 32 rollouts (rft.yaml)
             per_stage[s]["data"] = {"batch_size": cfg.batch_size}
         if s in ("sft", "sft2"):
-            per_stage[s]["optim"] = {"label_smoothing": SFT_LABEL_SMOOTHING}
+            per_stage[s]["optim"] = {"label_smoothing": CPU_SFT_LABEL_SMOOTHING}
     if "rft" in per_stage:  # the reward scores as many rollouts as the demo evaluates
         per_stage["rft"]["rft"] = {"num_rollouts": cfg.rollouts, "grad_rollouts": min(4, cfg.rollouts)}
 

@@ -51,8 +51,11 @@ class AblationConfig:
 
 def recipes(cfg: AblationConfig) -> dict[str, list[tuple[str, dict]]]:
     """row -> stages after the base: (stage, overrides). Rows that share a prefix share its training."""
-    sft = ("sft", {"trainer": {"max_steps": cfg.sft_steps}, "sft": dict(cfg.sft)})
-    sft2 = ("sft2", {"trainer": {"max_steps": cfg.sft_steps}, "sft": dict(cfg.sft)})
+    from smartr1.training.config import CPU_SFT_LABEL_SMOOTHING
+
+    ft = {"trainer": {"max_steps": cfg.sft_steps}, "sft": dict(cfg.sft),
+          "optim": {"label_smoothing": CPU_SFT_LABEL_SMOOTHING}}  # fmt: skip
+    sft, sft2 = ("sft", ft), ("sft2", ft)
 
     def rft(**kw):
         return ("rft", {"trainer": {"max_steps": cfg.rft_steps}, "rft": {**cfg.rft, **kw}})
@@ -128,11 +131,11 @@ class Ablation:
                 atomic_write_bytes(marker, [json.dumps({"num": num, "seed": seed}).encode()])
         return [str(self.out / "data" / "train")], [str(self.out / "data" / "val")]
 
-    def _shared(self, train: list[str], seed: int) -> dict:
-        return {
-            "data": {"train": train, "cache_dir": str(self.out / "cache"), "batch_size": self.cfg.batch_size},
-            "trainer": {"seed": seed},
-        }
+    def _shared(self, train: list[str], seed: int, stage: str = "pretrain") -> dict:
+        data = {"train": train, "cache_dir": str(self.out / "cache")}
+        if stage != "rft":  # RFT's batch is one scenario x 32 rollouts (rft.yaml), as in the demo
+            data["batch_size"] = self.cfg.batch_size
+        return {"data": data, "trainer": {"seed": seed}}
 
     def _train(self, stage: str, out: Path, overrides: dict, init: str | None) -> tuple[str, float]:
         """Train one stage unless it is done; (checkpoint, seconds) from its done marker."""
@@ -174,7 +177,7 @@ class Ablation:
         for i in range(len(stages)):
             stage, ov = stages[i]
             out = self.out / "runs" / _key(stages[: i + 1]) / f"seed{seed}"
-            ckpt, sec = self._train(stage, out, merge_dicts(self._shared(train, seed), ov), ckpt)
+            ckpt, sec = self._train(stage, out, merge_dicts(self._shared(train, seed, stage), ov), ckpt)
             seconds[f"{i}:{stage}"] = sec
         return ckpt, seconds
 
@@ -210,9 +213,11 @@ class Ablation:
             self.evaluate(ref, 0, ref, sets, {"train_seconds": {}})
         self.console.rule("[bold]ablation: pretrained base")
         base, base_s = self.base(train)
-        for name, stages in recipes(cfg).items():
-            seeds = cfg.seeds if name in MAIN_ROWS else cfg.sweep_seeds
-            for seed in seeds:
+        # seed-major: a run stopped early has every row for its first seeds rather than some rows for all
+        for seed in sorted({*cfg.seeds, *cfg.sweep_seeds}):
+            for name, stages in recipes(cfg).items():
+                if seed not in (cfg.seeds if name in MAIN_ROWS else cfg.sweep_seeds):
+                    continue
                 self.console.rule(f"[bold]ablation: {name}, seed {seed}")
                 ckpt, secs = self.row(name, stages, train, seed, base)
                 self.evaluate(name, seed, ckpt, sets, {"train_seconds": {"pretrain": base_s, **secs}})

@@ -25,6 +25,10 @@ from smartr1.rollout.sampling import DEFAULT_TOP_K
 
 STAGES = ("pretrain", "sft", "rft", "sft2")
 STAGE_BASE = {"sft2": "sft"}  # a stage whose file layers over another stage's
+# CAT-K is published without label smoothing; on short CPU budgets that sharpened the nano model and
+# moving vehicles slowed with every SFT stage (benchmarks/results/base_model.md), so the demo, the
+# cpu-long recipe and the ablation keep pretraining's 0.1 in their SFT stages.
+CPU_SFT_LABEL_SMOOTHING = 0.1
 
 
 def config_dir_default() -> Traversable:
