@@ -46,8 +46,9 @@ def test_paired_comparison_uses_common_scenarios_and_seeds():
 
     a = {0: rec([0.6, 0.7, 0.8]), 1: rec([0.61, 0.71, 0.81])}
     b = {0: rec([0.5, 0.6, 0.7]), 1: rec([0.5, 0.6, 0.72]), 2: rec([0.0, 0.0, 0.0])}
-    p = paired(a, b)
+    assert paired(a, b)["verdict"] == "too few scenarios"  # 3 < MIN_SCENARIOS: no verdict by default
+    p = paired(a, b, min_scenarios=2)
     assert p["seeds"] == [0, 1] and p["scenarios"] == 3
     assert p["mean"] == pytest.approx((0.1 + 0.31 / 3) / 2, abs=1e-9) and p["verdict"] == "a > b"
-    flat = paired(a, a)
+    flat = paired(a, a, min_scenarios=2)
     assert flat["mean"] == 0 and flat["verdict"] == "within noise"

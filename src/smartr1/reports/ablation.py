@@ -221,7 +221,7 @@ class Ablation:
                 self.console.rule(f"[bold]ablation: {name}, seed {seed}")
                 ckpt, secs = self.row(name, stages, train, seed, base)
                 self.evaluate(name, seed, ckpt, sets, {"train_seconds": {"pretrain": base_s, **secs}})
-        report = summarize(self.out, list(sets))
+        report = summarize(self.out, list(sets), ["constant-velocity", *recipes(cfg), "logged-oracle"])
         write_report(self.out, report, asdict_cfg(cfg))
         return report
 

@@ -33,6 +33,9 @@ PAIRS = (
 )
 
 
+MIN_SCENARIOS = 10  # fewer scenarios than this get no verdict
+
+
 def load_results(out: Path, set_name: str) -> dict[str, dict[int, dict]]:
     rows: dict[str, dict[int, dict]] = {}
     for f in sorted((Path(out) / "results" / set_name).glob("*/seed*.json")):
@@ -51,7 +54,9 @@ def _row_stats(seeds: dict[int, dict]) -> dict:
     return out
 
 
-def paired(a: dict[int, dict], b: dict[int, dict], key: str = "metametric") -> dict | None:
+def paired(
+    a: dict[int, dict], b: dict[int, dict], key: str = "metametric", min_scenarios: int = MIN_SCENARIOS
+) -> dict | None:
     """Row a - row b on the scenarios and seeds both have: per-scenario differences averaged over the
     common seeds (mean +- standard error over scenarios), and the per-seed differences of the means."""
     seeds = sorted(set(a) & set(b))
@@ -65,7 +70,9 @@ def paired(a: dict[int, dict], b: dict[int, dict], key: str = "metametric") -> d
     mean = float(per_scenario.mean())
     consistent = bool((per_seed > 0).all() or (per_seed < 0).all())
     verdict = (
-        "a > b"
+        "too few scenarios"  # a standard error over a handful of scenarios says nothing
+        if len(ids) < min_scenarios
+        else "a > b"
         if mean > 2 * se and consistent
         else "a < b"
         if mean < -2 * se and consistent
@@ -75,12 +82,30 @@ def paired(a: dict[int, dict], b: dict[int, dict], key: str = "metametric") -> d
             "consistent_sign": consistent, "verdict": verdict}  # fmt: skip
 
 
-def summarize(out: Path, sets: list[str]) -> dict:
+def _seconds(rows: dict[str, dict[int, dict]]) -> dict:
+    """Compute the stored results account for: each evaluation, and each trained stage once (a stage
+    shared by several rows, such as the SFT under every RFT row, is recorded by each of them)."""
+    stages = {(seed, stage, round(sec, 3)) for seeds in rows.values() for seed, rec in seeds.items()
+              for stage, sec in rec.get("train_seconds", {}).items()}  # fmt: skip
+    evaluate = sum(
+        sum(rec.get("eval_seconds", {}).values()) for seeds in rows.values() for rec in seeds.values()
+    )
+    return {"train": sum(s[2] for s in stages), "evaluate": evaluate}
+
+
+def summarize(out: Path, sets: list[str], order: list[str] | None = None) -> dict:
+    """Per set: row statistics (in `order`, then any other stored row), paired comparisons, scenario
+    count and the seconds of training and evaluation the stored results took."""
     report = {}
     for set_name in sets:
         rows = load_results(out, set_name)
+        names = [n for n in (order or []) if n in rows] + [n for n in rows if n not in (order or [])]
         report[set_name] = {
-            "rows": {name: _row_stats(seeds) for name, seeds in rows.items()},
+            "scenarios": max(
+                (len(r["scenarios"]) for seeds in rows.values() for r in seeds.values()), default=0
+            ),
+            "seconds": _seconds(rows),
+            "rows": {name: _row_stats(rows[name]) for name in names},
             "pairs": {f"{a} vs {b}": paired(rows[a], rows[b]) for a, b in PAIRS if a in rows and b in rows},
         }
     return report
@@ -94,9 +119,9 @@ def _fmt(s: dict, key: str) -> str:
 def write_report(out: Path, report: dict, config: dict) -> None:
     out = Path(out)
     atomic_write_bytes(out / "ablation.json", [json.dumps({"config": config, **report}, indent=1).encode()])
-    lines = ["# Ablation of the SMART-R1 recipe", ""]
+    lines = ["# Ablation of the SMART-R1 recipe", "", _setup(report, config), ""]
     for set_name, rep in report.items():
-        lines += [f"## {set_name} scenarios", "", "| row | seeds | " + " | ".join(c for _, c in COLUMNS) + " | stage s |",
+        lines += [f"## {set_name} scenarios ({rep.get('scenarios', '?')})", "", "| row | seeds | " + " | ".join(c for _, c in COLUMNS) + " | stage s |",
                   "|---|---|" + "---|" * (len(COLUMNS) + 1)]  # fmt: skip
         for name, s in rep["rows"].items():
             lines.append(f"| {name} | {len(s['seeds'])} | " + " | ".join(_fmt(s, k) for k, _ in COLUMNS)
@@ -111,6 +136,28 @@ def write_report(out: Path, report: dict, config: dict) -> None:
         lines.append("")
     atomic_write_bytes(out / "ablation.md", ["\n".join(lines).encode()])
     _chart(out / "ablation.png", report)
+
+
+def _setup(report: dict, config: dict) -> str:
+    c = config
+    per_set = [rep.get("seconds", {}) for rep in report.values()]
+    # every set is scored from the same trained rows: training counts once, evaluation per set
+    sec = {"train": max((x.get("train", 0.0) for x in per_set), default=0.0),
+           "evaluate": sum(x.get("evaluate", 0.0) for x in per_set)}  # fmt: skip
+    base = (
+        f"the given checkpoint `{c.get('base')}`"
+        if c.get("base")
+        else f"{c.get('pretrain_steps')} steps here"
+    )
+    return (
+        f"SMART-{c.get('size')}; every row starts from one pretrained base ({base}); fine-tuning stages: "
+        f"CAT-K SFT {c.get('sft_steps')} steps, RFT {c.get('rft_steps')} steps; main rows with training "
+        f"seeds {list(c.get('seeds', []))}, sweeps with {list(c.get('sweep_seeds', []))}; each row scored with "
+        f"{c.get('rollouts')} rollouts per scenario (evaluation seed = training seed). Compute of the stored "
+        f"results: training {sec['train'] / 3600:.2f} h, evaluation {sec['evaluate'] / 3600:.2f} h. "
+        "`stage s`: seconds of the row's last stage. A verdict needs the difference beyond 2 standard "
+        "errors over scenarios and the same sign for every seed."
+    )
 
 
 def _chart(path: Path, report: dict) -> None:
