@@ -82,20 +82,18 @@ def paired(
             "consistent_sign": consistent, "verdict": verdict}  # fmt: skip
 
 
-def _seconds(rows: dict[str, dict[int, dict]]) -> dict:
-    """Compute the stored results account for: each evaluation, and each trained stage once (a stage
-    shared by several rows, such as the SFT under every RFT row, is recorded by each of them)."""
-    stages = {(seed, stage, round(sec, 3)) for seeds in rows.values() for seed, rec in seeds.items()
-              for stage, sec in rec.get("train_seconds", {}).items()}  # fmt: skip
-    evaluate = sum(
-        sum(rec.get("eval_seconds", {}).values()) for seeds in rows.values() for rec in seeds.values()
-    )
-    return {"train": sum(s[2] for s in stages), "evaluate": evaluate}
+def _eval_seconds(rows: dict[str, dict[int, dict]]) -> float:
+    return sum(sum(rec.get("eval_seconds", {}).values()) for seeds in rows.values() for rec in seeds.values())
+
+
+def _train_seconds(out: Path) -> float:
+    """Every trained stage once: the done marker each stage writes (rows share their prefixes' stages)."""
+    return sum(json.loads(f.read_text())["seconds"] for f in (Path(out) / "runs").glob("**/done.json"))
 
 
 def summarize(out: Path, sets: list[str], order: list[str] | None = None) -> dict:
     """Per set: row statistics (in `order`, then any other stored row), paired comparisons, scenario
-    count and the seconds of training and evaluation the stored results took."""
+    count and the seconds its evaluations took."""
     report = {}
     for set_name in sets:
         rows = load_results(out, set_name)
@@ -104,7 +102,7 @@ def summarize(out: Path, sets: list[str], order: list[str] | None = None) -> dic
             "scenarios": max(
                 (len(r["scenarios"]) for seeds in rows.values() for r in seeds.values()), default=0
             ),
-            "seconds": _seconds(rows),
+            "eval_seconds": _eval_seconds(rows),
             "rows": {name: _row_stats(rows[name]) for name in names},
             "pairs": {f"{a} vs {b}": paired(rows[a], rows[b]) for a, b in PAIRS if a in rows and b in rows},
         }
@@ -119,7 +117,7 @@ def _fmt(s: dict, key: str) -> str:
 def write_report(out: Path, report: dict, config: dict) -> None:
     out = Path(out)
     atomic_write_bytes(out / "ablation.json", [json.dumps({"config": config, **report}, indent=1).encode()])
-    lines = ["# Ablation of the SMART-R1 recipe", "", _setup(report, config), ""]
+    lines = ["# Ablation of the SMART-R1 recipe", "", _setup(out, report, config), ""]
     for set_name, rep in report.items():
         lines += [f"## {set_name} scenarios ({rep.get('scenarios', '?')})", "", "| row | seeds | " + " | ".join(c for _, c in COLUMNS) + " | stage s |",
                   "|---|---|" + "---|" * (len(COLUMNS) + 1)]  # fmt: skip
@@ -138,12 +136,12 @@ def write_report(out: Path, report: dict, config: dict) -> None:
     _chart(out / "ablation.png", report)
 
 
-def _setup(report: dict, config: dict) -> str:
+def _setup(out: Path, report: dict, config: dict) -> str:
     c = config
-    per_set = [rep.get("seconds", {}) for rep in report.values()]
-    # every set is scored from the same trained rows: training counts once, evaluation per set
-    sec = {"train": max((x.get("train", 0.0) for x in per_set), default=0.0),
-           "evaluate": sum(x.get("evaluate", 0.0) for x in per_set)}  # fmt: skip
+    sec = {
+        "train": _train_seconds(out),
+        "evaluate": sum(rep.get("eval_seconds", 0.0) for rep in report.values()),
+    }
     base = (
         f"the given checkpoint `{c.get('base')}`"
         if c.get("base")
