@@ -55,12 +55,9 @@ def score(policy: str, top_k: int, val: Path) -> dict:
         prof = kinematic_profiles(scen, ros)["moving_vehicle"]
         out[label] = {
             "scenarios": len(scen),
-            "metametric": res["dataset"]["metametric"],
-            "min_ade": res["dataset"]["min_average_displacement_error"],
-            **{
-                k: res["buckets"][k]
-                for k in ("kinematic_metrics", "interactive_metrics", "map_based_metrics")
-            },
+            "metametric": res.dataset["metametric"],
+            "min_ade": res.dataset["min_average_displacement_error"],
+            **{k: res.buckets[k] for k in ("kinematic_metrics", "interactive_metrics", "map_based_metrics")},
             "speed_ratio": [round(p["ratio"], 3) for p in prof["per_second"]],
         }
     return out
@@ -139,7 +136,7 @@ def main() -> None:
         policy = args.policy
     else:
         from smartr1.training.config import load_config, merge_dicts
-        from smartr1.training.pipeline import TRAIN
+        from smartr1.training.stages import run_stage
 
         over = json.loads(args.over)
         base = {"out": str(args.work / args.name), "data": {"train": [str(train)]},
@@ -155,7 +152,7 @@ def main() -> None:
             base["data"]["vocab"] = str(vocab)
         cfg = load_config(args.stage, "nano", overrides=merge_dicts(base, over))
         t0 = time.perf_counter()
-        policy = str(TRAIN[args.stage](cfg, resume=True))
+        policy = str(run_stage(cfg, resume=True))
         entry.update(stage=args.stage, steps=args.steps, seed=args.seed, over=over, init=args.init,
                      train_scenarios=args.train_scenarios, checkpoint=policy,
                      train_seconds=time.perf_counter() - t0)  # fmt: skip

@@ -23,14 +23,15 @@ from common import ROOT, SHARED, machine, write_results
 from smartr1.data.womd import read_scenarios, write_scenarios
 from smartr1.distributed.datasets import evaluate_dataset
 from smartr1.distributed.runner import connect_ray
+from smartr1.metrics.report import MetricsReport
 
 WOMD_VALIDATION = 44_097
 
 
-def _evaluate(shards, submission, ray) -> tuple[dict, float]:
+def _evaluate(shards, submission, ray) -> tuple[MetricsReport, float]:
     with tempfile.TemporaryDirectory() as results:
         t = time.perf_counter()
-        out = evaluate_dataset(shards, submission, results, ray_address=ray, threads=1)
+        out = evaluate_dataset(shards, submission, results, ray_address=ray)
         return out, time.perf_counter() - t
 
 

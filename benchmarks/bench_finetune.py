@@ -47,11 +47,12 @@ def bench_mpo(ckpt, scenario, path: Path, repeats: int, rollouts: int, grad_roll
     cfg = load_config(
         "rft", "nano", overrides={"rft": {"num_rollouts": rollouts, "grad_rollouts": grad_rollouts}}
     )
-    module = RftModule(
-        model.cfg.to_dict(), dataclasses.asdict(cfg.optim), 10, dataclasses.asdict(cfg.rft), [str(path)],
-        alpha=0.7, vocab_poses=vocab.poses,
+    cfg = dataclasses.replace(
+        cfg, model=model.cfg, data=dataclasses.replace(cfg.data, train=[str(path)]),
+        rft=dataclasses.replace(cfg.rft, alpha=0.7),
     )  # fmt: skip
-    module.load_parent(model.state_dict())
+    module = RftModule(cfg, vocab_poses=vocab.poses)
+    module.start_from(model)
     opt = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=cfg.optim.lr)
     batch = collate_cropped([_scene(scenario, vocab)], model_reach(model.cfg, closed_loop=True))
     r = cfg.rft
@@ -60,9 +61,9 @@ def bench_mpo(ckpt, scenario, path: Path, repeats: int, rollouts: int, grad_roll
         t0 = time.perf_counter()
         state = sample_rollouts(module.model, batch, rollouts, i, r.top_k, r.temperature, r.start)
         t1 = time.perf_counter()
-        rewards, _ = scenario_rewards(state, batch, module.contexts, "mpo", rollouts)
+        rewards, _ = scenario_rewards(state, batch, module.contexts, module.rule.reward, rollouts)
         t2 = time.perf_counter()
-        adv = module._advantages(rewards)
+        adv = module.rule.advantage(torch.stack(rewards), module.rule_state)
         rows = torch.arange(grad_rollouts)
         loss, _ = module._policy_loss(state, rows, adv.repeat_interleave(grad_rollouts, dim=1).reshape(-1))
         opt.zero_grad()
@@ -78,11 +79,8 @@ def bench_mpo(ckpt, scenario, path: Path, repeats: int, rollouts: int, grad_roll
 def bench_sft(ckpt, scenarios, repeats: int, batch_size: int) -> dict:
     model, vocab = load_model(ckpt)
     cfg = load_config("sft", "nano")
-    module = SftModule(
-        model.cfg.to_dict(), dataclasses.asdict(cfg.optim), 10, dataclasses.asdict(cfg.sft),
-        vocab_poses=vocab.poses,
-    )  # fmt: skip
-    module.model.load_state_dict(model.state_dict())
+    module = SftModule(dataclasses.replace(cfg, model=model.cfg), vocab_poses=vocab.poses)
+    module.start_from(model)
     module.train()
     opt = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=cfg.optim.lr)
     scenes = [_scene(s, vocab) for s in scenarios]
@@ -92,7 +90,7 @@ def bench_sft(ckpt, scenarios, repeats: int, batch_size: int) -> dict:
         pick = [scenes[(i * batch_size + j) % len(scenes)] for j in range(batch_size)]
         batch = collate_cropped(pick, radius)
         t0 = time.perf_counter()
-        loss, _ = module._loss(batch)
+        loss, _ = module.loss(batch)
         opt.zero_grad()
         loss.backward()
         opt.step()

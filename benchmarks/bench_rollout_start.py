@@ -48,7 +48,7 @@ def main() -> None:
         per[start] = {}
         for seed in args.seeds:
             ros = {r.scenario_id: r for r in pol.rollout(scen, num_rollouts=32, seed=seed)}
-            per[start][seed] = evaluate_rollouts(scen, ros, threads=1)["scenarios"]
+            per[start][seed] = evaluate_rollouts(scen, ros, threads=1).scenarios
         print(f"{start}: done", flush=True)
     rows = {}
     for f in FIELDS:

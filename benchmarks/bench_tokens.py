@@ -82,11 +82,11 @@ def meta(scenarios, rollouts_by_id) -> dict:
 
     r = evaluate_rollouts(scenarios, rollouts_by_id)
     return {
-        "meta": r["buckets"]["realism_meta_metric"],
-        "kinematic": r["buckets"]["kinematic_metrics"],
-        "interactive": r["buckets"]["interactive_metrics"],
-        "map": r["buckets"]["map_based_metrics"],
-        "per_scenario": {k: v["metametric"] for k, v in r["scenarios"].items()},
+        "meta": r.buckets["realism_meta_metric"],
+        "kinematic": r.buckets["kinematic_metrics"],
+        "interactive": r.buckets["interactive_metrics"],
+        "map": r.buckets["map_based_metrics"],
+        "per_scenario": {k: v["metametric"] for k, v in r.scenarios.items()},
     }
 
 

@@ -66,8 +66,8 @@ def main() -> None:
     entry = {
         "checkpoint": args.checkpoint, "scenarios": args.scenarios, "scenarios_label": args.label or str(len(scen)),
         "top_k": args.top_k, "temperature": args.temperature, "start": args.start, "seed": args.seed,
-        "metametric": res["dataset"]["metametric"], "min_ade": res["dataset"]["min_average_displacement_error"],
-        "kinematic": res["buckets"]["kinematic_metrics"], "buckets": res["buckets"],
+        "metametric": res.dataset["metametric"], "min_ade": res.dataset["min_average_displacement_error"],
+        "kinematic": res.buckets["kinematic_metrics"], "buckets": res.buckets,
         "speed_ratio": [p["ratio"] for p in prof["per_second"]], "moving_vehicles": prof["agents"],
         "seconds": time.perf_counter() - t0, "note": args.note,
     }  # fmt: skip

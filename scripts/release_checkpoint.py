@@ -19,6 +19,7 @@ from pathlib import Path
 from smartr1.data.atomic import atomic_write_bytes
 from smartr1.data.womd import read_scenarios
 from smartr1.machine import describe_machine
+from smartr1.metrics.report import MetricsReport
 from smartr1.model.checkpoint import export_model, load_model
 from smartr1.model.released import DEFAULT_RELEASE
 from smartr1.rollout.evaluation import evaluate_policy
@@ -30,8 +31,8 @@ KEYS = ("metametric", "kinematic_metrics", "interactive_metrics", "map_based_met
 REFERENCES = ("constant-velocity", "logged-oracle")
 
 
-def _scores(res: dict) -> dict:
-    d, b = res["dataset"], res.get("buckets", {})
+def _scores(res: MetricsReport) -> dict:
+    d, b = res.dataset, res.buckets
     out = {k: d.get(k, b.get(k)) for k in KEYS}
     out["min_ade"] = d["min_average_displacement_error"]
     return out
@@ -52,7 +53,7 @@ def main() -> None:
     args = ap.parse_args()
     report_file = args.run / "report.json"
     report = json.loads(report_file.read_text()) if report_file.exists() else None
-    records = {s: r for s in PIPELINE if (r := stage_done(args.run, s))}
+    records = {s: r for s in PIPELINE if (r := stage_done(args.run / s))}
     if not records:
         raise SystemExit(f"{args.run}: no finished pipeline stage (<stage>/done.json)")
     stages = list(records)

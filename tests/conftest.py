@@ -15,6 +15,30 @@ def scenario_file(scenario_id: str) -> Path:
     return WOSAC / "scenarios" / f"scenario_{scenario_id}.tfrecord"
 
 
+def golden_rollouts(sid: str, kind: str):
+    """One of the official example submissions of a real scenario (`submission_<kind>.npz`)."""
+    import numpy as np
+
+    from smartr1.data.rollouts import Rollouts
+
+    sub = np.load(WOSAC / sid / f"submission_{kind}.npz")
+    return Rollouts(sid, sub["object_id"], sub["x"], sub["y"], sub["z"], sub["heading"])
+
+
+def write_golden_inputs(d: Path, real_scenarios) -> tuple[Path, list[Path]]:
+    """The two real scenes in one shard and two golden submissions (constant velocity, logged noisy;
+    32 rollouts each) as rollout shards under `d`: (scenario file, [submission dirs])."""
+    from smartr1.data.womd import write_scenarios
+    from smartr1.metrics.submission import write_rollout_shards
+
+    write_scenarios(d / "scenes.tfrecord", [real_scenarios[s] for s in SCENARIO_IDS])
+    subs = []
+    for kind in ("constant_velocity", "logged_noisy"):
+        write_rollout_shards(d / kind, [golden_rollouts(s, kind) for s in SCENARIO_IDS])
+        subs.append(d / kind)
+    return d / "scenes.tfrecord", subs
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not SHARED.is_dir():

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from smartr1.data.errors import DataError
+from smartr1.data.scenario import MapFeatures
 from smartr1.data.womd import write_scenarios
 from smartr1.testing.tracks import synthetic_scenario
 from smartr1.tokens.batch import TokenBatch, collate, token_batch
@@ -23,24 +24,35 @@ def vocab():
     return build_vocab([synthetic_scenario(i, 12) for i in range(4)], size=48)
 
 
+def _tensors(batch: TokenBatch) -> dict[str, torch.Tensor]:
+    return {f"{part}.{f.name}": getattr(getattr(batch, part), f.name)
+            for part in ("agents", "map") for f in dataclasses.fields(getattr(batch, part))}  # fmt: skip
+
+
 def test_padding_is_fully_masked(vocab):
-    small, big = synthetic_scenario(1, 3), synthetic_scenario(2, 9)
-    small.map = small.map.__class__.empty()  # no map at all
+    big = synthetic_scenario(2, 9)
+    small = dataclasses.replace(synthetic_scenario(1, 3), map=MapFeatures.empty())  # no map at all
     b = token_batch([small, big], vocab)
-    assert b.agent_id.shape == (2, 9) and b.token.shape == (2, 9, 18) and b.pose.shape == (2, 9, 19, 3)
-    assert b.agent_mask.tolist() == [[True] * 3 + [False] * 6, [True] * 9]
-    pad = ~b.agent_mask
-    assert (b.agent_id[pad] == -1).all() and (b.token[pad] == -1).all()
+    assert (
+        b.agents.id.shape == (2, 9)
+        and b.agents.token.shape == (2, 9, 18)
+        and b.agents.pose.shape == (2, 9, 19, 3)
+    )
+    assert b.agents.mask.tolist() == [[True] * 3 + [False] * 6, [True] * 9]
+    pad = ~b.agents.mask
+    assert (b.agents.id[pad] == -1).all() and (b.agents.token[pad] == -1).all()
     for name in ("token_valid", "sim_mask", "train_mask", "pose_valid"):
-        assert not getattr(b, name)[pad].any(), name
-    assert (b.pose[pad] == 0).all() and (b.agent_size[pad] == 0).all()
+        assert not getattr(b.agents, name)[pad].any(), name
+    assert (b.agents.pose[pad] == 0).all() and (b.agents.size[pad] == 0).all()
     # the empty map still has one (masked) slot so attention never sees an empty key set
-    assert b.map_points.shape[1] == b.map_mask[1].sum() and not b.map_mask[0].any()
-    assert (b.map_feature_id[0] == -1).all()
+    assert b.map.points.shape[1] == b.map.mask[1].sum() and not b.map.mask[0].any()
+    assert (b.map.feature_id[0] == -1).all()
     # real agents: ids in track order, tokens valid where the slot is
-    assert b.agent_id[1].tolist() == big.tracks.id.tolist()
-    assert ((b.token >= 0) == b.token_valid).all()
-    assert b.sim_mask[1].all() and not b.train_mask.any()  # loss agents come from the training data path
+    assert b.agents.id[1].tolist() == big.tracks.id.tolist()
+    assert ((b.agents.token >= 0) == b.agents.token_valid).all()
+    assert (
+        b.agents.sim_mask[1].all() and not b.agents.train_mask.any()
+    )  # loss agents come from the training data path
 
 
 def test_collate_matches_per_scene_tensors(vocab):
@@ -48,15 +60,15 @@ def test_collate_matches_per_scene_tensors(vocab):
     b = collate(scenes)
     for i, sc in enumerate(scenes):
         n, m = sc.agents.num_agents, sc.map.num_segments
-        assert torch.equal(b.token[i, :n], sc.agents.token)
-        assert torch.equal(b.pose[i, :n], sc.agents.pose)
-        assert torch.equal(b.map_points[i, :m], sc.map.points)
-        assert torch.equal(b.map_light[i, :m], sc.map.light)
+        assert torch.equal(b.agents.token[i, :n], sc.agents.token)
+        assert torch.equal(b.agents.pose[i, :n], sc.agents.pose)
+        assert torch.equal(b.map.points[i, :m], sc.map.points)
+        assert torch.equal(b.map.light[i, :m], sc.map.light)
     moved = b.to("meta")  # a device every machine has, unlike a GPU
     assert isinstance(moved, TokenBatch) and moved.scenario_id == b.scenario_id
-    for f in dataclasses.fields(TokenBatch):
-        t = getattr(moved, f.name)
-        assert not isinstance(t, torch.Tensor) or t.device.type == "meta", f.name
+    assert len(_tensors(moved)) == 19
+    for name, t in _tensors(moved).items():
+        assert t.device.type == "meta", name
 
 
 def test_cache_hit_and_invalidation(tmp_path, vocab):
@@ -69,14 +81,16 @@ def test_cache_hit_and_invalidation(tmp_path, vocab):
     ds2 = TokenizedDataset([str(shard)], vocab, cache_dir=cache)
     assert ds2.stats == {**ds2.stats, "hits": 1, "misses": 0}
     again = collate([ds2[i] for i in range(3)])
-    for f in dataclasses.fields(TokenBatch):
-        x, y = getattr(first, f.name), getattr(again, f.name)
-        assert torch.equal(x, y) if isinstance(x, torch.Tensor) else x == y
+    assert first.scenario_id == again.scenario_id
+    for name, x in _tensors(first).items():
+        assert torch.equal(x, _tensors(again)[name]), name
     # the cache carries the loss agents: the role agents (SDC 0, tracks_to_predict 1, 2) among them
-    assert first.train_mask[:, :3].all()
+    assert first.agents.train_mask[:, :3].all()
     # cached tokens equal fresh tokenization
     fresh = token_batch([synthetic_scenario(i, 5) for i in range(3)], vocab)
-    assert torch.equal(fresh.token, first.token) and torch.equal(fresh.map_points, first.map_points)
+    assert torch.equal(fresh.agents.token, first.agents.token) and torch.equal(
+        fresh.map.points, first.map.points
+    )
     # a different vocabulary or preprocessing config misses
     other = build_vocab([synthetic_scenario(9, 12)], size=48)
     assert TokenizedDataset([shard], other, cache_dir=cache).stats["misses"] == 1

@@ -34,7 +34,7 @@ def test_demo_end_to_end_and_resume(tmp_path):
     # the report's numbers are those of the shards on disk, scored again here independently
     val = list(read_scenarios(cfg.out / "data" / "val"))
     for name in COMPARED_POLICIES:
-        again = evaluate_rollouts(val, load_rollouts(cfg.out / "rollouts" / name))["dataset"]
+        again = evaluate_rollouts(val, load_rollouts(cfg.out / "rollouts" / name)).dataset
         assert saved["results"][name]["dataset"] == again, name
     res = {k: v["dataset"] for k, v in saved["results"].items()}
     assert res["logged-oracle"]["min_average_displacement_error"] == 0.0
@@ -48,6 +48,9 @@ def test_demo_end_to_end_and_resume(tmp_path):
         "smart"
     ]
     assert (cfg.out / "report.md").read_text().startswith("# smartr1 demo report")
+    view = (cfg.out / "view.html").read_text()  # pretrain against the final model, self-contained
+    assert saved["view"] == str(cfg.out / "view.html") and '"pretrain"' in view and '"final"' in view
+    assert "<script src=" not in view
     # every stage of the pipeline ran from its parent and was scored on the held-out set
     assert list(saved["stages"]) == ["pretrain", "sft", "rft", "sft2"]
     for stage in ("sft", "rft", "sft2"):
@@ -64,15 +67,25 @@ def test_demo_end_to_end_and_resume(tmp_path):
     assert again["checkpoint"] == report["checkpoint"]
 
 
-def test_cli_defaults_are_the_demo_config():
-    """`smartr1 demo` restates DemoConfig's defaults in its signature (the CLI starts without torch):
-    they must agree."""
-    import inspect
+def test_demo_schedule_is_the_demo_recipe_with_only_the_given_overrides(tmp_path):
+    """DemoConfig holds no step counts of its own: unset, the shipped `demo` recipe decides; a 0 skips."""
+    from smartr1.demo import demo_recipe
+    from smartr1.training.pipeline import load_recipe
 
-    from smartr1.cli.demo import demo_command
-    from smartr1.demo import DemoConfig
-
-    cli = {k: p.default for k, p in inspect.signature(demo_command).parameters.items()}
-    shared = set(cli) & set(DemoConfig.__dataclass_fields__) - {"out"}
-    assert {"train_scenarios", "max_steps", "sft_steps", "rft_steps", "sft2_steps"} <= shared
-    assert {k: cli[k] for k in shared} == {k: getattr(DemoConfig(), k) for k in shared}
+    shipped = load_recipe("demo")
+    plain = demo_recipe(DemoConfig(), tmp_path)
+    assert plain.order == shipped.order
+    for s in shipped.order:
+        assert (
+            plain.stage_config(s, tmp_path, None).trainer.max_steps
+            == shipped.stage_config(s, tmp_path, None).trainer.max_steps
+        )
+    assert plain.stage_config("sft", tmp_path, None).optim.label_smoothing == 0.1
+    short = demo_recipe(DemoConfig(max_steps=3, rft_steps=0, batch_size=2), tmp_path)
+    assert short.order == ("pretrain", "sft", "sft2")
+    assert short.stage_config("pretrain", tmp_path, None).trainer.max_steps == 3
+    assert short.stage_config("sft", tmp_path, None).data.batch_size == 2
+    assert (
+        short.stage_config("sft", tmp_path, None).trainer.max_steps
+        == shipped.stage_config("sft", tmp_path, None).trainer.max_steps
+    )

@@ -11,6 +11,7 @@ import torch
 from smartr1.data.atomic import atomic_write_bytes
 from smartr1.data.womd import write_scenarios
 from smartr1.distributed.datasets import evaluate_dataset, prepare_dataset, simulate_dataset
+from smartr1.distributed.options import SimulateOptions
 from smartr1.metrics.submission import write_rollout_shards
 from smartr1.model.checkpoint import smartr1_meta
 from smartr1.model.smart import SMART, model_config
@@ -48,7 +49,8 @@ def data(tmp_path_factory):
 def test_evaluate_with_ray_equals_single_process(data, ray_local, tmp_path):
     one = evaluate_dataset(data / "scen", data / "cv", tmp_path / "a")
     many = evaluate_dataset(data / "scen", data / "cv", tmp_path / "b", ray_address=ray_local)
-    assert one == many and one["num_scenarios"] == 6 and 0 < one["dataset"]["metametric"] < 1
+    assert one == many and one.num_scenarios == 6 and 0 < one.dataset["metametric"] < 1
+    assert one.to_json() == many.to_json()
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [
         f"shard{k}.tfrecord.result.pt" for k in range(3)
     ]
@@ -58,9 +60,10 @@ def test_evaluate_with_ray_equals_single_process(data, ray_local, tmp_path):
 
 
 def test_simulate_with_ray_equals_single_process(data, ray_local, tmp_path):
-    a = simulate_dataset(data / "scen", str(data / "model.pt"), tmp_path / "a", rollouts=4)
+    opts = SimulateOptions(num_rollouts=4)
+    a = simulate_dataset(data / "scen", str(data / "model.pt"), tmp_path / "a", options=opts)
     b = simulate_dataset(
-        data / "scen", str(data / "model.pt"), tmp_path / "b", ray_address=ray_local, rollouts=4
+        data / "scen", str(data / "model.pt"), tmp_path / "b", ray_address=ray_local, options=opts
     )
     assert (
         [p.name for p in a]

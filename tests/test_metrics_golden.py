@@ -19,12 +19,11 @@ import json
 import numpy as np
 import pytest
 
-from smartr1.data.rollouts import Rollouts
 from smartr1.metrics import aggregate
 from smartr1.metrics.config import load_config
 from smartr1.metrics.scoring import ScenarioContext
 from smartr1.metrics.submission import load_rollouts
-from tests.conftest import SCENARIO_IDS, SHARED, WOSAC
+from tests.conftest import SCENARIO_IDS, SHARED, WOSAC, golden_rollouts
 
 KINDS = ("logged_oracle", "constant_velocity", "logged_noisy", "stationary")
 FEATURE_TOL = {
@@ -44,11 +43,6 @@ METRIC_TOL = 1e-5
 @pytest.fixture(scope="module")
 def contexts(real_scenarios):
     return {sid: ScenarioContext.build([real_scenarios[sid]]) for sid in SCENARIO_IDS}
-
-
-def golden_rollouts(sid: str, kind: str) -> Rollouts:
-    sub = np.load(WOSAC / sid / f"submission_{kind}.npz")
-    return Rollouts(sid, sub["object_id"], sub["x"], sub["y"], sub["z"], sub["heading"])
 
 
 @pytest.fixture(scope="module")
@@ -174,13 +168,13 @@ def test_golden_test_submission_end_to_end():
     rollouts = load_rollouts(golden / "test_submission.binproto")
     assert list(rollouts) == ["637f20cafde22ff8"]
     result = evaluate_rollouts([scenario], rollouts)
-    ours = result["scenarios"]["637f20cafde22ff8"]
+    ours = result.scenarios["637f20cafde22ff8"]
     for field, value in TABLE_9_1.items():
         # metametric is printed with 5 digits in the table; the rest with 9 significant digits.
         tol = 1e-5 if field == "metametric" else METRIC_TOL
         assert abs(ours[field] - value) <= tol, field
     for field, value in TABLE_9_1_BUCKETS.items():
-        assert abs(result["buckets"][field] - value) <= METRIC_TOL, field
+        assert abs(result.buckets[field] - value) <= METRIC_TOL, field
 
     # Feature dump of the same run (spec §9.1): compare features where the log is valid.
     g = np.load(golden / "637f20cafde22ff8_features.npz")

@@ -22,7 +22,7 @@ def test_reward_matches_evaluation_in_a_padded_batch(setup):
     scens, ros = setup
     reward = metametric_reward(scens, ros)  # both scenarios in one padded batch
     result = evaluate_rollouts(scens, {r.scenario_id: r for r in ros}, batch_size=1)
-    want = [result["scenarios"][s.scenario_id]["metametric"] for s in scens]
+    want = [result.scenarios[s.scenario_id]["metametric"] for s in scens]
     assert reward.shape == (2,)
     np.testing.assert_allclose(reward.numpy(), want, atol=1e-6)
 
@@ -77,8 +77,8 @@ def test_rollout_count_rules(setup):
     res = lazy_evaluate(scens, few, batch_size=4)
     full = evaluate_rollouts(scens, {s.scenario_id: stationary(s) for s in scens})
     for s in scens:  # identical rollouts: ADE does not depend on how many there are
-        a = res["scenarios"][s.scenario_id]["average_displacement_error"]
-        assert a == pytest.approx(full["scenarios"][s.scenario_id]["average_displacement_error"], abs=1e-6)
+        a = res.scenarios[s.scenario_id]["average_displacement_error"]
+        assert a == pytest.approx(full.scenarios[s.scenario_id]["average_displacement_error"], abs=1e-6)
 
 
 def test_nonfinite_rollouts_get_nan_reward(setup):

@@ -49,8 +49,6 @@ V = 32
 THETA, SHIFT = 2.1, (1234.5, -876.25)  # the rigid motion
 F64_LOGIT_TOL = 1e-9
 F32_LOGIT_TOL = 0.05  # measured 0.020 (logit std 0.2)
-AGENT_FIELDS = ("agent_id", "agent_mask", "agent_class", "agent_size", "agent_z", "token", "token_valid",
-                "pose", "pose_valid", "sim_mask", "logged", "logged_valid", "train_mask")  # fmt: skip
 
 
 def small_model(dtype) -> SMART:
@@ -60,11 +58,11 @@ def small_model(dtype) -> SMART:
 
 
 def _cast(batch: TokenBatch, dtype) -> TokenBatch:
-    return dataclasses.replace(
-        batch,
-        **{f.name: getattr(batch, f.name).to(dtype) for f in dataclasses.fields(batch)
-           if isinstance(getattr(batch, f.name), torch.Tensor) and getattr(batch, f.name).is_floating_point()},
-    )  # fmt: skip
+    def part(p):
+        floats = {f.name: getattr(p, f.name) for f in dataclasses.fields(p)}
+        return dataclasses.replace(p, **{k: v.to(dtype) for k, v in floats.items() if v.is_floating_point()})
+
+    return dataclasses.replace(batch, agents=part(batch.agents), map=part(batch.map))
 
 
 @pytest.fixture(scope="module")
@@ -86,17 +84,19 @@ def _move_pose(pose: torch.Tensor, theta: float, shift) -> torch.Tensor:
 def rigid(batch: TokenBatch, theta: float = THETA, shift=SHIFT) -> TokenBatch:
     """The batch of the scene rotated by theta about the origin, then shifted: every world pose and map
     point moves (masked entries too: the model zeroes them), tokens, classes and sizes stay."""
-    return dataclasses.replace(
-        batch,
-        pose=_move_pose(batch.pose, theta, shift),
-        logged=_move_pose(batch.logged, theta, shift),
-        map_pose=_move_pose(batch.map_pose, theta, shift),
-        map_points=_rotate_xy(batch.map_points, theta, shift),
+    return batch.with_agents(
+        pose=_move_pose(batch.agents.pose, theta, shift),
+        logged=_move_pose(batch.agents.logged, theta, shift),
+    ).with_map(
+        pose=_move_pose(batch.map.pose, theta, shift),
+        points=_rotate_xy(batch.map.points, theta, shift),
     )
 
 
 def permuted(batch: TokenBatch, perm: torch.Tensor) -> TokenBatch:
-    return dataclasses.replace(batch, **{k: getattr(batch, k)[:, perm] for k in AGENT_FIELDS})
+    return batch.with_agents(
+        **{f.name: getattr(batch.agents, f.name)[:, perm] for f in dataclasses.fields(batch.agents)}
+    )
 
 
 def _logits(model, batch):
@@ -115,15 +115,15 @@ def test_teacher_forced_logits_are_invariant_to_a_rigid_motion(batch, dtype, tol
     spread = ref[valid].std().item()
     assert diff <= tol, f"max |logit change| {diff:.3g} (logit std {spread:.3g})"
     # The check can fail: moving one agent alone does change the logits.
-    alone = b.pose.clone()
+    alone = b.agents.pose.clone()
     alone[0, 0, :, :2] += 3.0
-    assert (_logits(model, dataclasses.replace(b, pose=alone))[0] - ref)[valid].abs().max() > 1e-3
+    assert (_logits(model, b.with_agents(pose=alone))[0] - ref)[valid].abs().max() > 1e-3
 
 
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, F64_LOGIT_TOL), (torch.float32, F32_LOGIT_TOL)])
 def test_teacher_forced_logits_permute_with_the_agents(batch, dtype, tol):
     model, b = small_model(dtype), _cast(batch, dtype)
-    perm = torch.randperm(b.agent_mask.shape[1], generator=torch.Generator().manual_seed(1))
+    perm = torch.randperm(b.agents.mask.shape[1], generator=torch.Generator().manual_seed(1))
     ref, valid = _logits(model, b)
     out, valid2 = _logits(model, permuted(b, perm))
     assert torch.equal(valid2, valid[:, perm])
@@ -136,7 +136,7 @@ def _by_agent_id(top_k: int, seed: int = 7):
 
     def choose(state, logits):
         sc = state.scene
-        ids = sc.batch.agent_id[sc.row].to(torch.float64)  # [N, A']
+        ids = sc.batch.agents.id[sc.row].to(torch.float64)  # [N, A']
         r = (torch.arange(sc.row.numel()) % sc.num_rollouts).to(torch.float64)[:, None]
         x = torch.sin(ids * 12.9898 + r * 78.233 + state.slot * 37.719 + seed) * 43758.5453
         return sample_top_k(logits, x - torch.floor(x), top_k)
@@ -168,7 +168,7 @@ def test_rollouts_move_with_the_scene(batch, top_k):
 @pytest.mark.parametrize("top_k", [1, 20], ids=["greedy", "top-20"])
 def test_rollouts_permute_with_the_agents(batch, top_k):
     model, b = small_model(torch.float64), _cast(batch, torch.float64)
-    perm = torch.randperm(b.agent_mask.shape[1], generator=torch.Generator().manual_seed(2))
+    perm = torch.randperm(b.agents.mask.shape[1], generator=torch.Generator().manual_seed(2))
     ref, out = _rollout(model, b, top_k), _rollout(model, permuted(b, perm), top_k)
     assert torch.equal(out.sim_mask, ref.sim_mask[:, perm])
     assert torch.equal(out.token, ref.token[:, :, perm])

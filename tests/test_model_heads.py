@@ -36,7 +36,7 @@ def test_geometric_head_scores_tokens_by_their_geometry():
     with torch.no_grad():
         m.vocab_poses[0, 9] = m.vocab_poses[0, 5]
     b = random_scene_batch(2, 5, 20, m.vocab_poses, extent=25, seed=4)
-    b.agent_class.zero_()
+    b.agents.cls.zero_()
     logits, valid = m(b)
     sel = logits[valid]
     torch.testing.assert_close(sel[:, 5], sel[:, 9])
@@ -75,13 +75,13 @@ def test_prior_alone_continues_the_last_token():
     m = model(geometric_head=False, motion_prior=True)
     _silence_id_layer(m)
     b = random_scene_batch(2, 5, 20, m.vocab_poses, extent=25, seed=5)
-    b.token_valid[:, 0, 5] = False  # agent 0's token 5 is unknown: node 5 has a pose but no last token
+    b.agents.token_valid[:, 0, 5] = False  # agent 0's token 5 is unknown: node 5 has a pose but no last token
     logits, valid = m(b)
-    token_in = torch.where(b.token_valid & valid, b.token, torch.full_like(b.token, -1))
+    token_in = torch.where(b.agents.token_valid & valid, b.agents.token, torch.full_like(b.agents.token, -1))
     known = valid & (token_in >= 0)
     # every node with a known last token prefers repeating it, by one logit per metre off (initial scale)
     assert torch.equal(logits[known].argmax(-1), token_in[known])
-    d = m.continuation_distance()[b.agent_class[..., None].expand_as(token_in)[known], token_in[known]]
+    d = m.continuation_distance()[b.agents.cls[..., None].expand_as(token_in)[known], token_in[known]]
     assert torch.nn.functional.softplus(m.prior_scale).tolist() == pytest.approx([1.0] * 3, abs=1e-6)
     torch.testing.assert_close(logits[known], -d, atol=1e-5, rtol=0)
     unknown = valid & (token_in < 0)

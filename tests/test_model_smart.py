@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 
@@ -25,28 +23,36 @@ def small_model(seed: int = 0, **kw) -> SMART:
 def test_forward_shapes_and_masks():
     m = small_model()
     b = random_scene_batch(2, 6, 20, m.vocab_poses, extent=30, seed=1)
-    b.agent_mask[1, 4:] = False  # padding agents
+    b.agents.mask[1, 4:] = False  # padding agents
     logits, valid = m(b)
     assert logits.shape == (2, 6, 18, V)
     assert valid.shape == (2, 6, 18)
     assert not valid[1, 4:].any()
     assert torch.isfinite(logits).all()
+    # scenes in a batch do not see each other: moving scene 1 changes its logits, not scene 0's
+    b.agents.pose[1, :, :, :2] += 7.0
+    b.map.points[1] += 7.0
+    b.map.pose[1, :, :2] += 7.0
+    b.agents.pose[1, :, :, 2] += 0.3  # and turned, so that the relative poses differ
+    moved, _ = m(b)
+    torch.testing.assert_close(moved[0], logits[0])
+    assert (moved[1][valid[1]] - logits[1][valid[1]]).abs().max() > 1e-4
 
 
 def test_padding_agents_do_not_change_real_logits():
     m = small_model()
     b = random_scene_batch(1, 5, 20, m.vocab_poses, extent=20, seed=2)
-    moved = b.pose.clone()
-    moved[0, 4, :, :2] = b.pose[0, 0, :, :2] + 2.0  # agent 4 right next to agent 0
-    real = b.agent_mask.clone()
+    moved = b.agents.pose.clone()
+    moved[0, 4, :, :2] = b.agents.pose[0, 0, :, :2] + 2.0  # agent 4 right next to agent 0
+    real = b.agents.mask.clone()
     padded = real.clone()
     padded[0, 4] = False
 
     def run(pose, mask):
-        return m(dataclasses.replace(b, pose=pose, agent_mask=mask))[0][0, :4]
+        return m(b.with_agents(pose=pose, mask=mask))[0][0, :4]
 
-    assert (run(b.pose, real) - run(moved, real)).abs().max() > 1e-4  # a real agent's position matters
-    torch.testing.assert_close(run(b.pose, padded), run(moved, padded))  # a padded one's does not
+    assert (run(b.agents.pose, real) - run(moved, real)).abs().max() > 1e-4  # a real agent's position matters
+    torch.testing.assert_close(run(b.agents.pose, padded), run(moved, padded))  # a padded one's does not
 
 
 def test_future_token_cannot_change_earlier_logits():
@@ -54,10 +60,10 @@ def test_future_token_cannot_change_earlier_logits():
     b = random_scene_batch(2, 6, 30, m.vocab_poses, extent=25, seed=3)
     ref, _ = m(b)
     k = 9
-    tok, pose = b.token.clone(), b.pose.clone()
+    tok, pose = b.agents.token.clone(), b.agents.pose.clone()
     tok[..., k] = (tok[..., k] + 7) % V
     pose[:, :, k + 1 :, :2] += 3.0  # the changed token moves everything after it
-    out, _ = m(dataclasses.replace(b, token=tok, pose=pose))
+    out, _ = m(b.with_agents(token=tok, pose=pose))
     torch.testing.assert_close(out[:, :, :k], ref[:, :, :k])
     assert (out[:, :, k:] - ref[:, :, k:]).abs().max() > 1e-4
 
@@ -85,31 +91,42 @@ def test_neighbour_search_matches_brute_force():
 def test_large_scene_runs_with_bounded_chunks(monkeypatch):
     import smartr1.model.attention as att
 
-    monkeypatch.setattr(att, "MAX_DISTANCE_ENTRIES", 4096)  # force many chunks
     m = small_model()
     b = random_scene_batch(1, 260, 300, m.vocab_poses, extent=200, seed=4)
     with torch.no_grad():
+        whole, _ = m(b)
+        monkeypatch.setattr(att, "MAX_DISTANCE_ENTRIES", 4096)  # force many chunks
         logits, valid = m(b)
     assert logits.shape == (1, 260, 18, V) and torch.isfinite(logits[valid]).all()
+    torch.testing.assert_close(logits[valid], whole[valid])  # chunking changes nothing
 
 
 def test_nan_in_invalid_entries_stays_contained():
     m = small_model()
     b = random_scene_batch(1, 5, 20, m.vocab_poses, extent=20, seed=5)
-    b.token_valid[0, 2, :] = False
-    b.pose_valid[0, 2, :] = False
-    b.pose[0, 2] = float("nan")
-    b.map_mask[0, 3] = False
-    b.map_points[0, 3] = float("nan")
-    b.map_pose[0, 3] = float("nan")
+    b.agents.token_valid[0, 2, :] = False
+    b.agents.pose_valid[0, 2, :] = False
+    b.agents.pose[0, 2] = float("nan")
+    b.map.mask[0, 3] = False
+    b.map.points[0, 3] = float("nan")
+    b.map.pose[0, 3] = float("nan")
     logits, valid = m(b)
     assert not valid[0, 2].any()
     assert torch.isfinite(logits).all()
+    # what the NaN stands in for does not matter: zeros there give the same logits everywhere
+    b.agents.pose[0, 2] = 0.0
+    b.map.points[0, 3] = 0.0
+    b.map.pose[0, 3] = 0.0
+    clean, _ = m(b)
+    torch.testing.assert_close(logits, clean)
 
 
 def test_single_agent_and_empty_map():
     m = small_model()
     b = random_scene_batch(1, 1, 1, m.vocab_poses, seed=6)
-    b.map_mask[:] = False
+    b.map.mask[:] = False
     logits, valid = m(b)
     assert logits.shape == (1, 1, 18, V) and torch.isfinite(logits).all()
+    b.map.points.add_(3.0)  # a masked map is no map: moving it changes nothing
+    b.map.pose[..., :2] += 3.0
+    torch.testing.assert_close(m(b)[0], logits)

@@ -30,8 +30,9 @@ def test_quick_ablation_runs_every_row_and_resumes(tmp_path):
     assert (tmp_path / "abl" / "ablation.md").read_text().startswith("# Ablation")
     assert (tmp_path / "abl" / "ablation.png").read_bytes()[:4] == b"\x89PNG"
     # the chains share their prefixes: one SFT run per seed serves every row that starts with it
-    sft_runs = sorted(p.name for p in (tmp_path / "abl" / "runs").iterdir() if p.name.startswith("sft"))
-    assert "sft" in sft_runs and len([n for n in sft_runs if n == "sft"]) == 1
+    runs = [p.name for p in (tmp_path / "abl" / "runs").iterdir()]
+    assert len([n for n in runs if n.startswith("sft-")]) == 1  # one seed: one SFT
+    assert len([n for n in runs if n.startswith("sft__rft-")]) == 1 + 3 + len(cfg.alphas) + len(cfg.betas)
     stamp = {p: p.stat().st_mtime_ns for p in (tmp_path / "abl" / "results").rglob("*.json")}
     again = Ablation(cfg).run()  # everything is done: nothing is recomputed
     assert again == report

@@ -5,8 +5,6 @@ against a plain reference loop; plus layout, batching independence, bad input an
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
@@ -16,7 +14,7 @@ from smartr1.model.smart import SMART, batch_nodes, model_config
 from smartr1.rollout.engine import rollout_batch
 from smartr1.rollout.policy import ModelPolicy, load_policy
 from smartr1.rollout.sampling import sample_top_k, scenario_seed
-from smartr1.testing.batches import arc_vocab_poses, random_scene_batch
+from smartr1.testing.batches import arc_vocab_poses, pad_agents, random_scene_batch
 from smartr1.testing.tracks import synthetic_scenario
 from smartr1.tokens.vocabulary import MotionVocab
 
@@ -41,13 +39,13 @@ def _np_top_k(logits: np.ndarray, u: float, k: int) -> int:
 def test_tokens_are_seeded_top_k_samples_of_the_returned_logits():
     m = small_model()
     b = random_scene_batch(2, 7, 30, m.vocab_poses, extent=30, seed=1)
-    b.sim_mask[1, 5:] = False
+    b.agents.sim_mask[1, 5:] = False
     r, k, seed = 4, 5, 11
     out = rollout_batch(m, b, num_rollouts=r, seed=seed, top_k=k, return_logits=True)
     assert out.token.shape == (2, r, 7, 16) and out.pose.shape == (2, r, 7, 80, 3)
     assert (out.token[1, :, 5:] == -1).all() and (out.pose[1, :, 5:] == 0).all()
     for s in range(2):
-        cols = torch.nonzero(b.sim_mask[s]).flatten().tolist()
+        cols = torch.nonzero(b.agents.sim_mask[s]).flatten().tolist()
         g = torch.Generator().manual_seed(scenario_seed(seed, b.scenario_id[s]))
         for slot in range(16):
             u = torch.rand(r, len(cols), generator=g).numpy()
@@ -70,14 +68,16 @@ def test_poses_chain_the_vocabulary_from_the_start_pose(start):
     """The future starts at the logged step-10 pose (or, optionally, the tokenized one)."""
     m = small_model()
     b = random_scene_batch(2, 5, 20, m.vocab_poses, extent=40, seed=4)
-    assert (b.logged[:, :, 2] - b.pose[:, :, 2]).abs().max() > 0.01  # the two starts differ
+    assert (b.agents.logged[:, :, 2] - b.agents.pose[:, :, 2]).abs().max() > 0.01  # the two starts differ
     out = rollout_batch(m, b, num_rollouts=3, seed=2, start=start)
     vocab = m.vocab_poses.double().numpy()
     for s in range(2):
         for a in range(5):
-            cls = int(b.agent_class[s, a])
+            cls = int(b.agents.cls[s, a])
             for ri in range(3):
-                now = b.logged[:, :, 2] if start == "logged" else b.pose[:, :, 2]  # anchor 2 = step 10
+                now = (
+                    b.agents.logged[:, :, 2] if start == "logged" else b.agents.pose[:, :, 2]
+                )  # anchor 2 = step 10
                 x, y, h = now[s, a].double().tolist()
                 want = []
                 for slot in range(16):
@@ -98,16 +98,21 @@ def test_poses_chain_the_vocabulary_from_the_start_pose(start):
 def test_kv_cached_rollout_matches_full_recompute():
     m = small_model()
     b = random_scene_batch(2, 8, 40, m.vocab_poses, extent=30, seed=3)
-    b.sim_mask[0, 2] = False  # a non-simulated agent is dropped from the rollout
+    b.agents.sim_mask[0, 2] = False  # a non-simulated agent is dropped from the rollout
     out = rollout_batch(m, b, num_rollouts=3, seed=1, return_logits=True, start="tokenized")
-    sim = b.sim_mask & b.agent_mask
+    sim = b.agents.sim_mask & b.agents.mask
     for r in range(3):
-        tok, tv, pose, pv = b.token.clone(), b.token_valid.clone(), b.pose.clone(), b.pose_valid.clone()
+        tok, tv, pose, pv = (
+            b.agents.token.clone(),
+            b.agents.token_valid.clone(),
+            b.agents.pose.clone(),
+            b.agents.pose_valid.clone(),
+        )
         tok[..., 2:] = out.token[:, r]
         tv[..., 2:] = sim[..., None]
         pv[..., 3:] = sim[..., None]
         pose[:, :, 3:] = out.pose[:, r, :, 4::5]  # anchors = every 5th step
-        full = dataclasses.replace(b, token=tok, token_valid=tv, pose=pose, pose_valid=pv, agent_mask=sim)
+        full = b.with_agents(token=tok, token_valid=tv, pose=pose, pose_valid=pv, mask=sim)
         with torch.no_grad():
             logits, _ = m(full)
         ref = logits[:, :, 1:17][sim]  # slot k predicts token k + 1
@@ -120,20 +125,20 @@ def _reference_rollout(model, batch, r, seed, top_k, start):
     exactly this, bit for bit."""
     from smartr1.rollout.sampling import draw_uniforms, scenario_generators
 
-    b, a = batch.agent_mask.shape
-    sim = batch.agent_mask & batch.sim_mask
+    b, a = batch.agents.mask.shape
+    sim = batch.agents.mask & batch.agents.sim_mask
     token_in, node_pose, node_valid = batch_nodes(batch, sim)
     node_valid[..., 1] = sim
     ctx, table = model.encode_map(batch), model.token_table()
     cache = model.empty_cache(b, a, sim.device)
-    cls, size = batch.agent_class, batch.agent_size
+    cls, size = batch.agents.cls, batch.agents.size
     for k in range(2):
         logits, cache = model.step(
             ctx, cache, table, token_in[..., k], node_pose[..., k, :], node_valid[..., k], cls, size
         )
     row = torch.arange(b).repeat_interleave(r)
     cache, logits = cache.repeat_interleave(r), logits.repeat_interleave(r, 0)
-    pose = (batch.logged[:, :, 2] if start == "logged" else node_pose[:, :, 1])[row]
+    pose = (batch.agents.logged[:, :, 2] if start == "logged" else node_pose[:, :, 1])[row]
     sim_r = sim[row]
     gens = scenario_generators(seed, list(batch.scenario_id))
     toks = []
@@ -151,7 +156,7 @@ def _reference_rollout(model, batch, r, seed, top_k, start):
 def test_stepped_session_equals_the_plain_loop(start):
     m = small_model()
     b = random_scene_batch(2, 9, 30, m.vocab_poses, extent=30, seed=7)
-    b.sim_mask[0, :3] = False  # compaction moves the sim agents; results must not notice
+    b.agents.sim_mask[0, :3] = False  # compaction moves the sim agents; results must not notice
     got = rollout_batch(m, b, 4, seed=3, top_k=5, start=start).token
     assert torch.equal(got, _reference_rollout(m, b, 4, 3, 5, start))
 
@@ -159,10 +164,10 @@ def test_stepped_session_equals_the_plain_loop(start):
 def test_rollout_of_a_scenario_does_not_depend_on_its_batch_mates():
     m = small_model()
     b = random_scene_batch(3, 6, 30, m.vocab_poses, extent=30, seed=2)
-    b.agent_mask[2, 4:] = False  # padding in one scene
+    pad_agents(b, 2, 4)  # padding in one scene
     both = rollout_batch(m, b, num_rollouts=3, seed=5)
     for s in range(3):
-        one = dataclasses.replace(b, **{f.name: getattr(b, f.name)[s : s + 1] for f in dataclasses.fields(b)})
+        one = b.select(slice(s, s + 1))
         alone = rollout_batch(m, one, num_rollouts=3, seed=5)
         assert torch.equal(both.token[s : s + 1], alone.token)
         torch.testing.assert_close(both.pose[s : s + 1], alone.pose, atol=1e-5, rtol=0)
@@ -171,7 +176,7 @@ def test_rollout_of_a_scenario_does_not_depend_on_its_batch_mates():
 def test_non_finite_current_pose_is_a_data_error():
     m = small_model()
     b = random_scene_batch(1, 3, 10, m.vocab_poses, seed=5)
-    b.pose[0, 1, 2, 0] = float("nan")
+    b.agents.pose[0, 1, 2, 0] = float("nan")
     with pytest.raises(DataError, match="agent 1 has a non-finite pose"):
         rollout_batch(m, b, num_rollouts=2)
 
@@ -179,7 +184,7 @@ def test_non_finite_current_pose_is_a_data_error():
 def test_batch_with_no_sim_agents_gives_empty_futures():
     m = small_model()
     b = random_scene_batch(1, 3, 10, m.vocab_poses, seed=6)
-    b.sim_mask[:] = False
+    b.agents.sim_mask[:] = False
     out = rollout_batch(m, b, num_rollouts=2)
     assert (out.token == -1).all() and (out.pose == 0).all()
 
@@ -225,7 +230,7 @@ def test_replayed_logits_equal_the_sampling_logits():
 
     m = small_model()
     b = random_scene_batch(2, 6, 30, m.vocab_poses, extent=30, seed=8)
-    b.sim_mask[1, 4:] = False
+    b.agents.sim_mask[1, 4:] = False
     session = RolloutSession(m, num_rollouts=3)
     with torch.no_grad():
         state = session.reset(b)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -25,8 +27,8 @@ def setup():
     model = SMART(cfg, arc_vocab_poses(32)).eval()
     scs = [synthetic_scenario(seed=i, num_agents=6 + 3 * i, scenario_id=f"s{i}") for i in range(3)]
     scs[1].tracks.valid[4, :11] = False  # an agent that is not simulated (not valid now)
-    for sc in scs[1:]:  # evaluated objects that are not the first tracks: the metric reorders them
-        sc.tracks_to_predict = np.array([5, 3], np.int64)
+    # evaluated objects that are not the first tracks: the metric reorders them
+    scs[1:] = [dataclasses.replace(sc, tracks_to_predict=np.array([5, 3], np.int64)) for sc in scs[1:]]
     vocab = MotionVocab.from_poses(model.vocab_poses)
     batch = token_batch(scs, vocab)
     out = rollout_batch(model, batch, num_rollouts=8, seed=1)

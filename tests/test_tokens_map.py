@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -106,16 +108,14 @@ def test_crosswalk_sides_general_polygon():
 def test_sparse_polylines_are_not_split():
     """Long straight steps in sparsely sampled polylines are geometry, not gaps."""
     m = MapFeatures.from_polylines([{"id": 5, "kind": MapKind.LANE, "points": [[0, 0], [20, 0], [20, 20]]}])
-    s = synthetic_scenario(0, 2)
-    s.map = m
+    s = dataclasses.replace(synthetic_scenario(0, 2), map=m)
     seg = tokenize_map(s)
     assert seg.num_segments == 8 and np.isclose(_lengths(seg.points).sum(), 40)
 
 
 @pytest.mark.parametrize("n", [0, 1])
 def test_degenerate_maps(n):
-    s = synthetic_scenario(0, 2)
     rows = [{"id": 9, "kind": MapKind.LANE, "points": [[1, 1]] * (n + 1)}] if n else []
-    s.map = MapFeatures.from_polylines(rows)
+    s = dataclasses.replace(synthetic_scenario(0, 2), map=MapFeatures.from_polylines(rows))
     seg = tokenize_map(s)
     assert seg.num_segments == 0 and seg.points.shape == (0, 11, 2)

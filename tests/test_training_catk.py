@@ -27,10 +27,10 @@ def setup():
     cfg = model_config("nano", vocab_size=V, hidden=16, heads=2, head_dim=4, agent_layers=1, map_layers=1)
     model = SMART(cfg, straight_vocab()).eval()
     b = random_scene_batch(1, 2, 5, model.vocab_poses, seed=0)
-    b.agent_class[:] = 0
-    b.logged[0, :, 2] = torch.tensor([[0.0, 0.0, 0.0], [10.0, 5.0, 0.0]])  # start poses, heading +x
-    b.logged[0, 0, 3] = torch.tensor([4.2, 0.0, 0.0])  # agent 0 is logged 4.2 m ahead at anchor 3
-    b.logged_valid[0, 1, 3:] = False  # agent 1 has no log after now: it follows the policy
+    b.agents.cls[:] = 0
+    b.agents.logged[0, :, 2] = torch.tensor([[0.0, 0.0, 0.0], [10.0, 5.0, 0.0]])  # start poses, heading +x
+    b.agents.logged[0, 0, 3] = torch.tensor([4.2, 0.0, 0.0])  # agent 0 is logged 4.2 m ahead at anchor 3
+    b.agents.logged_valid[0, 1, 3:] = False  # agent 1 has no log after now: it follows the policy
     with torch.no_grad():
         state = RolloutSession(model, num_rollouts=1, start="logged").reset(b)
     return model, b, state
@@ -54,9 +54,9 @@ def test_recovery_target_brings_the_rollout_back_onto_the_log():
     vocab = MotionVocab.from_poses(model.vocab_poses)
     session = RolloutSession(model, num_rollouts=1, start="logged")
     # a rollout that always moves 9 m per token, against a log that moves 3 m per token
-    b.logged[0, 0, 2:, 0] = 3.0 * torch.arange(17)
-    b.logged[0, 0, 2:, 1:] = 0.0
-    b.logged_valid[0, 0] = True
+    b.agents.logged[0, 0, 2:, 0] = 3.0 * torch.arange(17)
+    b.agents.logged[0, 0, 2:, 1:] = 0.0
+    b.agents.logged_valid[0, 0] = True
     with torch.no_grad():
         state = session.reset(b)
         while not state.done:

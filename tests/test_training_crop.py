@@ -6,11 +6,9 @@ from smartr1.model.config import model_config
 from smartr1.tokens.batch import collate
 from smartr1.tokens.scene import crop_map, prepare_scene
 from smartr1.tokens.vocab_build import build_vocab
-from smartr1.training.pretrain import PretrainModule, model_reach
-
-OPTIM = dict(
-    lr=5e-4, weight_decay=0.01, warmup_steps=0, min_lr_ratio=0.01, grad_clip=0.5, label_smoothing=0.1
-)
+from smartr1.training.config import load_config
+from smartr1.training.pretrain import PretrainModule
+from smartr1.training.runner import model_reach
 
 
 def test_crop_keeps_loss_and_drops_far_segments(real_scenarios):
@@ -18,9 +16,8 @@ def test_crop_keeps_loss_and_drops_far_segments(real_scenarios):
     scenario = real_scenarios["637f20cafde22ff8"]
     vocab = build_vocab([scenario], size=64, seed=0)
     cfg = model_config("nano", vocab_size=vocab.size)
-    module = PretrainModule(
-        cfg.to_dict(), OPTIM, 10, vocab_config=vocab.config, vocab_poses=vocab.poses
-    ).eval()
+    train_cfg = load_config("pretrain", "nano", overrides={"model": {"vocab_size": vocab.size}})
+    module = PretrainModule(train_cfg, vocab_config=vocab.config, vocab_poses=vocab.poses).eval()
     scene = prepare_scene(scenario, vocab)
     radius = model_reach(cfg)
     cropped = crop_map(scene, radius)
@@ -32,6 +29,6 @@ def test_crop_keeps_loss_and_drops_far_segments(real_scenarios):
     d = (dropped.reshape(-1, 1, 2).double() - anchors[None].double()).norm(dim=-1)
     assert d.min() > radius - 1e-3
     with torch.no_grad():
-        full, _ = module._loss(collate([scene]))
-        small, _ = module._loss(collate([cropped]))
+        full, _ = module.loss(collate([scene]))
+        small, _ = module.loss(collate([cropped]))
     torch.testing.assert_close(small, full, rtol=1e-5, atol=1e-6)

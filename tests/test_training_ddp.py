@@ -4,6 +4,8 @@ closed-loop stages train under DDP too."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import lightning as L
 import pytest
 import torch
@@ -11,6 +13,7 @@ import torch
 from smartr1.data.womd import write_scenarios
 from smartr1.testing.tracks import synthetic_scenario
 from smartr1.training.config import load_config
+from smartr1.training.stages import run_stage
 
 SMALL = {"vocab_size": 32, "hidden": 32, "heads": 2, "head_dim": 8, "agent_layers": 1, "map_layers": 1,
          "dropout": 0.0, "temporal_edge_drop": 0.0}  # fmt: skip
@@ -56,7 +59,7 @@ def test_ddp_gradients_are_the_mean_of_the_ranks_gradients(tmp_path):
     data = tmp_path / "train.tfrecord"
     write_scenarios(data, [synthetic_scenario(seed=i, num_agents=6, scenario_id=f"s{i}") for i in range(4)])
     cfg = _cfg(tmp_path, data, trainer={"devices": 2, "strategy": "ddp_spawn"})
-    pretrain.train_pretrain(cfg, callbacks=[SaveGradients(tmp_path / "grads")])
+    run_stage(cfg, callbacks=[SaveGradients(tmp_path / "grads")])
     ranks = [torch.load(f"{tmp_path / 'grads'}.rank{r}", weights_only=False) for r in (0, 1)]
     assert sorted(ranks[0]["batch"] + ranks[1]["batch"]) == ["s0", "s1", "s2", "s3"]  # disjoint halves
     for n in ranks[0]["grads"]:  # all-reduced: every rank steps with the same gradient
@@ -65,8 +68,8 @@ def test_ddp_gradients_are_the_mean_of_the_ranks_gradients(tmp_path):
     from smartr1.tokens.vocabulary import MotionVocab
 
     vocab = MotionVocab.load(tmp_path / "pretrain" / "vocab.pt")
-    module = pretrain.PretrainModule(cfg.model.to_dict() | {"vocab_size": vocab.size}, {"label_smoothing": 0.1}, 1,
-                      vocab_poses=vocab.poses)  # fmt: skip
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, vocab_size=vocab.size))
+    module = pretrain.PretrainModule(cfg, vocab_poses=vocab.poses)
     module.model.load_state_dict(torch.load(f"{tmp_path / 'grads'}.init", weights_only=False))
     ds = TokenizedDataset([data], vocab, cache_dir=tmp_path / "cache")
     by_id = {ds[i].scenario_id: ds[i] for i in range(len(ds))}
@@ -83,18 +86,47 @@ def test_ddp_gradients_are_the_mean_of_the_ranks_gradients(tmp_path):
 
 
 @pytest.mark.parametrize("stage", ["sft", "rft"])
-def test_closed_loop_stages_train_under_ddp(tmp_path, stage):
-    from smartr1.training.pipeline import TRAIN
+def test_closed_loop_stages_step_under_ddp_with_the_mean_of_single_process_gradients(tmp_path, stage):
+    """Each rank rolls out its half of the data; the step is taken with the mean of the two halves'
+    single-process gradients (the module rebuilt from the typed config its checkpoint holds)."""
+    from smartr1.tokens.batch import collate_cropped
+    from smartr1.training.cache import TokenizedDataset
+    from smartr1.training.runner import model_reach
+    from smartr1.training.stages import STAGE_MODULES
 
     data = tmp_path / "train.tfrecord"
     write_scenarios(data, [synthetic_scenario(seed=i, num_agents=6, scenario_id=f"s{i}") for i in range(4)])
-    parent = TRAIN["pretrain"](_cfg(tmp_path, data))
+    parent = run_stage(_cfg(tmp_path, data))
     extra = (
         {"sft": {"top_k": 4}}
         if stage == "sft"
         else {"rft": {"num_rollouts": 4, "grad_rollouts": 2, "calibration_scenarios": 2}}
     )
-    ckpt = TRAIN[stage](
-        _cfg(tmp_path, data, stage, parent, trainer={"devices": 2, "strategy": "ddp_spawn"}, **extra)
-    )
-    assert torch.load(ckpt, weights_only=False)["global_step"] == 1
+    cfg = _cfg(tmp_path, data, stage, parent, trainer={"devices": 2, "strategy": "ddp_spawn"}, **extra)
+    ckpt = torch.load(run_stage(cfg, callbacks=[SaveGradients(tmp_path / "grads")]), weights_only=False)
+    assert ckpt["global_step"] == 1
+    ranks = [torch.load(f"{tmp_path / 'grads'}.rank{r}", weights_only=False) for r in (0, 1)]
+    assert sorted(ranks[0]["batch"] + ranks[1]["batch"]) == ["s0", "s1", "s2", "s3"]
+    module = STAGE_MODULES[stage].module(**ckpt["hyper_parameters"])
+    init = torch.load(f"{tmp_path / 'grads'}.init", weights_only=False)
+    module.model.load_state_dict(init)
+    if stage == "rft":
+        module.reference.load_state_dict(init)
+    vocab_poses = module.model.vocab_poses
+    from smartr1.tokens.vocabulary import MotionVocab
+
+    ds = TokenizedDataset([data], MotionVocab.from_poses(vocab_poses), cache_dir=tmp_path / "cache")
+    by_id = {ds[i].scenario_id: ds[i] for i in range(len(ds))}
+    grads = []
+    for r in ranks:
+        module.zero_grad()
+        batch = collate_cropped(
+            [by_id[s] for s in r["batch"]], model_reach(module.cfg.model, closed_loop=True)
+        )
+        loss = module.loss(batch)[0] if stage == "sft" else module.training_step(batch, 0)
+        loss.backward()
+        grads.append({n: p.grad.clone() for n, p in module.model.named_parameters() if p.grad is not None})
+    assert ranks[0]["grads"].keys() == grads[0].keys()
+    for n, g in ranks[0]["grads"].items():
+        torch.testing.assert_close(ranks[1]["grads"][n], g)
+        torch.testing.assert_close(g, (grads[0][n] + grads[1][n]) / 2, atol=1e-6, rtol=1e-5)

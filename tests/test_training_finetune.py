@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import torch
 from smartr1.data.womd import write_scenarios
 from smartr1.testing.tracks import synthetic_scenario
 from smartr1.training.config import load_config
+from smartr1.training.stages import run_stage
 
 SMALL = {"vocab_size": 32, "hidden": 32, "heads": 2, "head_dim": 8, "agent_layers": 1, "map_layers": 1}
 
@@ -40,11 +40,10 @@ def _cfg(tmp_path, data, stage, out, steps, init=None, **extra):
 
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
-    from smartr1.training.pretrain import train_pretrain
 
     tmp = tmp_path_factory.mktemp("ft")
     data = _data(tmp)
-    return tmp, data, train_pretrain(_cfg(tmp, data, "pretrain", "pt", 2))
+    return tmp, data, run_stage(_cfg(tmp, data, "pretrain", "pt", 2))
 
 
 def _meta(ckpt):
@@ -52,10 +51,8 @@ def _meta(ckpt):
 
 
 def test_sft_trains_from_its_parent_with_frozen_map_encoder(pretrained):
-    from smartr1.training.sft import train_sft
-
     tmp, data, parent = pretrained
-    ckpt = train_sft(_cfg(tmp, data, "sft", "sft", 2, parent, sft={"top_k": 4}))
+    ckpt = run_stage(_cfg(tmp, data, "sft", "sft", 2, parent, sft={"top_k": 4}))
     c, p = _meta(ckpt), _meta(parent)
     assert c["smartr1"]["stage"] == "sft" and c["smartr1"]["parent"] == str(parent) and c["global_step"] == 2
     sd, psd = c["state_dict"], p["state_dict"]
@@ -67,11 +64,9 @@ def test_sft_trains_from_its_parent_with_frozen_map_encoder(pretrained):
 
 @pytest.mark.parametrize("rule", ["mpo", "grpo", "reinforce", "loo"])
 def test_rft_rules_train_and_keep_the_reference_frozen(pretrained, rule):
-    from smartr1.training.rft import train_rft
-
     tmp, data, parent = pretrained
     rft = {"rule": rule, "num_rollouts": 4, "grad_rollouts": 2, "groups": 2, "calibration_scenarios": 2}
-    ckpt = train_rft(_cfg(tmp, data, "rft", f"rft_{rule}", 2, parent, rft=rft))
+    ckpt = run_stage(_cfg(tmp, data, "rft", f"rft_{rule}", 2, parent, rft=rft))
     c, p = _meta(ckpt), _meta(parent)
     assert c["smartr1"]["stage"] == "rft" and c["global_step"] == 2
     ref = {k[len("reference.") :]: v for k, v in c["state_dict"].items() if k.startswith("reference.")}
@@ -88,45 +83,43 @@ def test_rft_rules_train_and_keep_the_reference_frozen(pretrained, rule):
 
 
 PIPELINE_SCRIPT = """
-import json, sys
-from smartr1.training.pipeline import run_pipeline
-out, data, cache, small = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+import json, os, signal, sys
+import lightning as L
+from smartr1.training.pipeline import Recipe, run_pipeline
+out, data, cache, small, kill = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), sys.argv[5]
+
+class KillInRft(L.Callback):
+    # SIGKILL at the start of RFT's third step: its step-2 checkpoint is on disk, the stage is not done
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        if kill == "kill" and module.cfg.stage == "rft" and trainer.global_step == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+
 shared = {"data": {"train": [data], "cache_dir": cache, "batch_size": 2},
           "trainer": {"checkpoint_every_n_steps": 1, "log_every_n_steps": 1}}
 per = {"pretrain": {"model": small, "trainer": {"max_steps": 4}},
        "sft": {"trainer": {"max_steps": 3}, "sft": {"top_k": 4}},
        "rft": {"trainer": {"max_steps": 3}, "rft": {"num_rollouts": 4, "grad_rollouts": 2, "calibration_scenarios": 2}},
        "sft2": {"trainer": {"max_steps": 2}, "sft": {"top_k": 4}}}
-run_pipeline(out, shared, per)
+run_pipeline(out, Recipe(shared=shared, stages=per), callbacks=[KillInRft()])
 """
 
 
-def _run_pipeline(out, data, cache, kill_after: float | None = None):
+def _run_pipeline(out, data, cache, kill: bool = False) -> int:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    args = [sys.executable, "-c", PIPELINE_SCRIPT, str(out), str(data), str(cache), json.dumps(SMALL)]
-    p = subprocess.Popen(args, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    if kill_after is None:
-        assert p.wait(timeout=600) == 0
-        return
-    deadline = time.time() + 600
-    while time.time() < deadline and p.poll() is None:
-        if (Path(out) / "rft" / "checkpoints" / "last.ckpt").exists() and not (
-            Path(out) / "rft" / "done.json"
-        ).exists():
-            time.sleep(kill_after)
-            break
-        time.sleep(0.2)
-    p.send_signal(signal.SIGKILL)
-    p.wait()
+    args = [sys.executable, "-c", PIPELINE_SCRIPT, str(out), str(data), str(cache), json.dumps(SMALL),
+            "kill" if kill else "run"]  # fmt: skip
+    p = subprocess.run(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
+    return p.returncode
 
 
 def test_pipeline_resumes_after_sigkill_to_the_uninterrupted_result(tmp_path):
     data = _data(tmp_path, 3)
-    _run_pipeline(tmp_path / "whole", data, tmp_path / "cache")
-    _run_pipeline(tmp_path / "killed", data, tmp_path / "cache", kill_after=0.5)  # killed inside RFT
-    assert not (tmp_path / "killed" / "sft2" / "done.json").exists()
-    _run_pipeline(tmp_path / "killed", data, tmp_path / "cache")
+    assert _run_pipeline(tmp_path / "whole", data, tmp_path / "cache") == 0
+    assert _run_pipeline(tmp_path / "killed", data, tmp_path / "cache", kill=True) == -signal.SIGKILL
+    killed = tmp_path / "killed"
+    assert (killed / "sft" / "done.json").exists() and not (killed / "rft" / "done.json").exists()
+    assert torch.load(killed / "rft" / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 2
+    assert _run_pipeline(tmp_path / "killed", data, tmp_path / "cache") == 0
     for stage in ("pretrain", "sft", "rft", "sft2"):
         a = json.loads((tmp_path / "whole" / stage / "done.json").read_text())
         b = json.loads((tmp_path / "killed" / stage / "done.json").read_text())

@@ -65,9 +65,9 @@ def test_data_module_loss_agents_rule(tmp_path):
         batches[rule] = next(iter(dm.train_dataloader()))
     smart, every = batches["smart"], batches["all"]
     assert smart.scenario_id == every.scenario_id
-    assert torch.equal(every.train_mask, every.agent_mask)
-    assert bool((smart.train_mask <= smart.agent_mask).all())
+    assert torch.equal(every.agents.train_mask, every.agents.mask)
+    assert bool((smart.agents.train_mask <= smart.agents.mask).all())
     far = smart.scenario_id.index("far")
-    assert int(smart.train_mask[far].sum()) == 1 + 20  # the SDC + the 20 agents at 5..100 m
+    assert int(smart.agents.train_mask[far].sum()) == 1 + 20  # the SDC + the 20 agents at 5..100 m
     with pytest.raises(ValueError, match="loss_agents"):
         DataConfig(loss_agents="some")

@@ -21,11 +21,11 @@ V = 32
 
 def test_targets_are_the_next_slot_on_train_agents():
     b = random_scene_batch(1, 4, 10, arc_vocab_poses(V), seed=0)
-    b.train_mask[0, 3] = False
-    b.token_valid[0, 1, 5] = False
+    b.agents.train_mask[0, 3] = False
+    b.agents.token_valid[0, 1, 5] = False
     valid = torch.ones(1, 4, 18, dtype=torch.bool)
     target, mask = next_token_targets(b, valid)
-    assert torch.equal(target[0, 0, :17], b.token[0, 0, 1:])
+    assert torch.equal(target[0, 0, :17], b.agents.token[0, 0, 1:])
     assert not mask[..., 17].any() and not mask[0, 3].any() and not mask[0, 1, 4]
     assert mask[0, 0, :17].all()
 
@@ -167,10 +167,10 @@ class _Record(L.Callback):
 
 def test_train_pretrain_writes_checkpoint_config_logs(tmp_path):
     from smartr1.testing.tracks import synthetic_scenario
-    from smartr1.training.pretrain import train_pretrain
+    from smartr1.training.stages import run_stage
 
     data = _data(tmp_path)
-    ckpt = train_pretrain(_cfg(tmp_path, data, 3))
+    ckpt = run_stage(_cfg(tmp_path, data, 3))
     run = tmp_path / "run"
     assert torch.load(ckpt, weights_only=True)["global_step"] == 3
     assert yaml.safe_load((run / "config.yaml").read_text())["model"]["vocab_size"] == V
@@ -183,16 +183,16 @@ def test_train_pretrain_writes_checkpoint_config_logs(tmp_path):
 
 def test_resumed_training_equals_uninterrupted_training(tmp_path):
     """Stop mid-epoch, resume from last.ckpt: the same batches, weights, optimizer and schedule state."""
-    from smartr1.training.pretrain import train_pretrain
+    from smartr1.training.stages import run_stage
 
     data = _data(tmp_path, n=5)  # 3 batches of 2 per epoch: step 4 is mid-epoch
     whole = _Record()
-    a = torch.load(train_pretrain(_cfg(tmp_path / "a", data, 7), callbacks=[whole]), weights_only=False)
+    a = torch.load(run_stage(_cfg(tmp_path / "a", data, 7), callbacks=[whole]), weights_only=False)
     first, second = _Record(stop_at=4), _Record()
     cfg = _cfg(tmp_path / "b", data, 7)
-    mid = torch.load(train_pretrain(cfg, callbacks=[first]), weights_only=False)
+    mid = torch.load(run_stage(cfg, callbacks=[first]), weights_only=False)
     assert mid["global_step"] == 4
-    b = torch.load(train_pretrain(cfg, resume=True, callbacks=[second]), weights_only=False)
+    b = torch.load(run_stage(cfg, resume=True, callbacks=[second]), weights_only=False)
     assert b["global_step"] == a["global_step"] == 7
     assert first.seen + second.seen == whole.seen  # the same data, in the same order
     assert len({tuple(sorted(s)) for s in whole.seen[:3]}) == 3  # and it is shuffled, not constant
@@ -210,8 +210,8 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path):
 
 
 def test_ddp_two_cpu_processes(tmp_path):
-    from smartr1.training.pretrain import train_pretrain
+    from smartr1.training.stages import run_stage
 
     data = _data(tmp_path, n=4)
-    ckpt = train_pretrain(_cfg(tmp_path, data, 2, devices=2, strategy="ddp_spawn"))
+    ckpt = run_stage(_cfg(tmp_path, data, 2, devices=2, strategy="ddp_spawn"))
     assert torch.load(ckpt, weights_only=True)["global_step"] == 2

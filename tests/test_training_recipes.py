@@ -1,34 +1,69 @@
-"""The shipped pipeline recipes resolve into valid stage configs, and `--config NAME` finds them."""
+"""The shipped pipeline recipes resolve into valid stage configs, `--config NAME` finds them, recipes
+layer (`base:`) and hold only what differs, and ablation rows that begin alike share their stages."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import typer
-import yaml
 
-from smartr1.cli.train import _pipeline_file
-from smartr1.training.config import config_dir_default, load_config, merge_dicts
-from smartr1.training.pipeline import PIPELINE
+from smartr1.training.config import load_config
+from smartr1.training.pipeline import (
+    PIPELINE,
+    Recipe,
+    chain_dirs,
+    load_recipe,
+    parse_recipe,
+    recipe_file,
+    recipe_names,
+)
 
-RECIPES = sorted(p.name.removesuffix(".yaml") for p in (config_dir_default() / "recipes").iterdir())
+RECIPES = recipe_names()
 
 
 @pytest.mark.parametrize("name", RECIPES)
 def test_recipe_resolves_for_every_stage(name):
-    spec = yaml.safe_load(_pipeline_file(Path(name)).read_text())
-    assert set(spec) <= {"shared", "stages", "size", "order"}
-    for stage in spec.get("order", PIPELINE):
-        over = merge_dicts(spec.get("shared") or {}, spec["stages"].get(stage, {}))
-        cfg = load_config(stage, spec["size"], overrides=over)
-        assert cfg.trainer.max_steps == spec["stages"][stage]["trainer"]["max_steps"]
+    recipe = load_recipe(name)
+    for stage in recipe.order:
+        cfg = recipe.stage_config(stage, Path("unused"), "parent.ckpt")
+        steps = recipe.overrides(stage).get("trainer", {}).get("max_steps")
+        assert cfg.trainer.max_steps == (steps or load_config(stage, recipe.size).trainer.max_steps)
 
 
 def test_recipe_names_and_files(tmp_path):
-    assert {"cpu-long", "womd-gpu"} <= set(RECIPES)
+    assert {"cpu-long", "womd-gpu", "demo", "ablation", "ablation/sft+rft"} <= set(RECIPES)
     own = tmp_path / "cpu-long"  # a user's file wins over a recipe of the same name
     own.write_text("size: nano\n")
-    assert _pipeline_file(own) == own
-    with pytest.raises(typer.BadParameter, match="cpu-long, womd-gpu"):
-        _pipeline_file(tmp_path / "no-such-recipe")
+    assert recipe_file(own) == own
+    with pytest.raises(ValueError, match="cpu-long, demo"):
+        recipe_file(tmp_path / "no-such-recipe")
+
+
+def test_recipes_layer_and_reject_unknown_keys(tmp_path):
+    demo = load_recipe("demo")
+    assert demo.order == PIPELINE and demo.stages["sft"]["optim"]["label_smoothing"] == 0.1
+    row = load_recipe("ablation/rft-grpo")  # base: ablation, plus its own rule
+    assert row.order == ("sft", "rft") and row.stages["rft"] == {
+        "trainer": {"max_steps": 40},
+        "rft": {"rule": "grpo"},
+    }
+    with pytest.raises(ValueError, match="unknown pipeline keys"):
+        parse_recipe({"stage": {}})
+    with pytest.raises(ValueError, match="unknown pipeline stages"):
+        Recipe(order=("pretrain", "rl"))
+    with pytest.raises(ValueError, match="unknown RFT rule"):
+        load_recipe("ablation/sft+rft").over(stages={"rft": {"rft": {"rule": "ppo"}}}).stage_config(
+            "rft", tmp_path, "p.ckpt"
+        )
+    loop = tmp_path / "loop.yaml"
+    loop.write_text(f"base: {loop}\n")
+    with pytest.raises(ValueError, match="circle"):
+        load_recipe(loop)
+
+
+def test_chain_dirs_share_equal_prefixes_only(tmp_path):
+    mpo, grpo, sft = (load_recipe(f"ablation/{n}") for n in ("sft+rft", "rft-grpo", "sft"))
+    a, b, c = chain_dirs(tmp_path, mpo), chain_dirs(tmp_path, grpo), chain_dirs(tmp_path, sft)
+    assert a[0] == b[0] == c[0] and a[1] != b[1]  # one SFT for all three; two different RFTs
+    other_seed = chain_dirs(tmp_path, mpo.over({"trainer": {"seed": 1}}))
+    assert other_seed[0] != a[0]

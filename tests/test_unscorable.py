@@ -53,9 +53,9 @@ def test_evaluate_names_unscorable_and_scores_the_rest(tmp_path, scenes):
     ros = [constant_velocity(s), constant_velocity(no_edge)]
     write_rollout_shards(tmp_path / "sub", ros)
     res = evaluate_dataset([str(tmp_path / "scen.tfrecord")], str(tmp_path / "sub"), tmp_path / "res")
-    assert res["unscorable"] == {no_edge.scenario_id: NO_ROAD_EDGE}
+    assert res.unscorable == {no_edge.scenario_id: NO_ROAD_EDGE}
     alone = evaluate_rollouts([s], {s.scenario_id: ros[0]})
-    assert res["scenarios"] == alone["scenarios"] and res["num_scenarios"] == 1
+    assert res.scenarios == alone.scenarios and res.num_scenarios == 1 and res.dataset == alone.dataset
     bad = dataclasses.replace(
         ros[1], x=ros[1].x[:3], y=ros[1].y[:3], z=ros[1].z[:3], heading=ros[1].heading[:3]
     )

@@ -3,6 +3,8 @@ where they should, rollouts drive the animation, and bad input fails clearly wit
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -66,10 +68,9 @@ def mapped_scenario() -> Scenario:
     s = one_agent_scenario(2)
     s.tracks.type[1] = AgentType.PEDESTRIAN
     s.tracks.length[1], s.tracks.width[1] = 0.6, 0.6
-    s.tracks_to_predict = np.array([1], np.int64)
     xs = np.linspace(-60, 60, 25)
     line = lambda y: np.stack([xs, np.full_like(xs, y)], -1)  # noqa: E731
-    s.map = MapFeatures.from_polylines(
+    roads = MapFeatures.from_polylines(
         [
             dict(id=1, kind=MapKind.LANE, subtype=LaneType.SURFACE_STREET, points=line(0.0)),
             dict(id=2, kind=MapKind.LANE, subtype=LaneType.SURFACE_STREET, points=line(3.7)),
@@ -90,8 +91,7 @@ def mapped_scenario() -> Scenario:
     )
     sig.state[RED_SWITCH_STEP:] = int(SignalState.GO)
     sig.stop_point[:, 0, :2] = (30.0, 0.0)
-    s.signals = sig
-    return s
+    return dataclasses.replace(s, tracks_to_predict=np.array([1], np.int64), map=roads, signals=sig)
 
 
 def count_color(rgb: np.ndarray, color: str, tol: int = 12) -> int:
@@ -254,8 +254,7 @@ def test_broken_lines_are_dashed():
 
 # ------------------------------------------------------------------------------------------ bad input
 def test_scenario_without_agents_is_a_clear_error(tmp_path):
-    s = one_agent_scenario()
-    s.tracks = Tracks.empty(0, NUM_STEPS)
+    s = dataclasses.replace(one_agent_scenario(), tracks=Tracks.empty(0, NUM_STEPS))
     with pytest.raises(DataError, match="no agents to draw"):
         render_scenario_png(s, tmp_path / "x.png")
     with pytest.raises(DataError, match="no agents to draw"):

@@ -1,4 +1,5 @@
-"""The main job, end to end on data it makes itself: generate -> render -> pretrain -> simulate -> evaluate.
+"""The main job, end to end on data it makes itself: generate -> render -> train (the `demo` recipe) ->
+simulate -> evaluate -> viewer.
 
 Every stage writes into one run directory and is skipped when its output is already there, so an
 interrupted demo resumes where it stopped (training itself resumes from its last checkpoint).
@@ -7,14 +8,30 @@ interrupted demo resumes where it stopped (training itself resumes from its last
 from __future__ import annotations
 
 import json
+import logging
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from rich.console import Console
+from rich.table import Table
+
 from smartr1.data.atomic import atomic_write_bytes
+from smartr1.data.summary import summarize
+from smartr1.data.sumo.generate import generate
+from smartr1.data.sumo.plan import GenerateConfig, tiny_config
+from smartr1.data.womd import read_scenarios
 from smartr1.machine import describe_machine
+from smartr1.metrics.profiles import kinematic_profiles
+from smartr1.metrics.scoring import evaluate_rollouts
+from smartr1.metrics.submission import load_rollouts, write_rollout_shards
+from smartr1.reports.view import write_view
+from smartr1.rollout.policy import load_policy
 from smartr1.rollout.sampling import DEFAULT_TOP_K
-from smartr1.training.config import CPU_SFT_LABEL_SMOOTHING
+from smartr1.training.pipeline import PIPELINE, Recipe, load_recipe, run_pipeline
+from smartr1.viz import render_rollouts_gif, render_scenario_png
+from smartr1.viz.profiles import render_profiles
 
 COMPARED_POLICIES = ("smart", "constant-velocity", "logged-oracle")  # the model, then reference policies
 
@@ -26,12 +43,14 @@ class DemoConfig:
     val_scenarios: int = 20
     seed: int = 0
     workers: int = 2
-    size: str = "nano"
-    max_steps: int = 600  # pretraining steps; the fine-tuning stages follow (0 skips a stage)
-    sft_steps: int = 60
-    rft_steps: int = 30
-    sft2_steps: int = 30
-    batch_size: int = 4
+    recipe: str = "demo"  # the training schedule: a shipped recipe (configs/recipes/demo.yaml) or a file
+    size: str | None = None  # None: the recipe's
+    # optimizer steps per stage, None = the recipe's (0 skips a stage)
+    max_steps: int | None = None  # pretraining
+    sft_steps: int | None = None
+    rft_steps: int | None = None
+    sft2_steps: int | None = None
+    batch_size: int | None = None  # scenarios per batch of the non-RFT stages; None = the recipe's
     rollouts: int = 32
     device: str = "cpu"
     render: int = 2
@@ -45,8 +64,6 @@ def _mark(marker: Path, info: dict) -> None:
 
 def _quiet_lightning() -> None:
     """The demo shows its own stage headers and progress; Lightning's start-up tips add nothing there."""
-    import logging
-    import warnings
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
@@ -56,9 +73,31 @@ def _quiet_lightning() -> None:
     )
 
 
+def demo_recipe(cfg: DemoConfig, out: Path) -> Recipe:
+    """The demo's training recipe with this run's data, device and command-line overrides on top; stages
+    with 0 steps are left out."""
+    recipe = load_recipe(cfg.recipe)
+    steps = dict(zip(PIPELINE, (cfg.max_steps, cfg.sft_steps, cfg.rft_steps, cfg.sft2_steps), strict=True))
+    per_stage: dict[str, dict] = {s: {"trainer": {"max_steps": n}} for s, n in steps.items() if n is not None}
+    if cfg.batch_size is not None:
+        for s in ("pretrain", "sft", "sft2"):  # RFT's batch is one scenario x R rollouts (rft.yaml)
+            per_stage.setdefault(s, {})["data"] = {"batch_size": cfg.batch_size}
+    # the reward scores as many rollouts as the demo evaluates
+    per_stage.setdefault("rft", {})["rft"] = {
+        "num_rollouts": cfg.rollouts,
+        "grad_rollouts": min(4, cfg.rollouts),
+    }
+    shared = {
+        "data": {"train": [str(out / "data" / "train")], "cache_dir": str(out / "cache")},
+        "trainer": {"accelerator": "gpu" if cfg.device.startswith("cuda") else "cpu"},
+    }
+    recipe = recipe.over(shared, per_stage, **({"size": cfg.size} if cfg.size else {}))
+    kept = tuple(s for s in recipe.order if recipe.stage_config(s, out / s, None).trainer.max_steps > 0)
+    return recipe.over(order=kept)
+
+
 def run_demo(cfg: DemoConfig, console=None) -> dict:
     """Run every stage; returns the report (also written to <out>/report.json and report.md)."""
-    from rich.console import Console
 
     console = console or Console()
     out = Path(cfg.out)
@@ -70,8 +109,6 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
         return time.perf_counter()
 
     # 1. data ---------------------------------------------------------------------------------
-    from smartr1.data.sumo.generate import generate
-    from smartr1.data.sumo.plan import GenerateConfig, tiny_config
 
     gen_cfg = tiny_config() if cfg.tiny_worlds else GenerateConfig()
 
@@ -93,9 +130,6 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
             )
         seconds[f"generate_{split}"] = time.perf_counter() - t0
 
-    from smartr1.data.summary import summarize
-    from smartr1.data.womd import read_scenarios
-
     val = list(read_scenarios(out / "data" / "val"))
     infos = [summarize(s) for s in val]
     console.print(
@@ -107,7 +141,6 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
 
     # 2. pictures ------------------------------------------------------------------------------
     t0 = stage("render")
-    from smartr1.viz import render_rollouts_gif, render_scenario_png
 
     pictures = []
     for s in val[: cfg.render]:
@@ -124,23 +157,9 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
     seconds["render"] = time.perf_counter() - t0
 
     # 3. training: pretrain -> CAT-K SFT -> RFT (MPO) -> CAT-K SFT, each stage scored on the held-out set
-    from smartr1.training.pipeline import PIPELINE, run_pipeline
-
     _quiet_lightning()
-    steps = dict(zip(PIPELINE, (cfg.max_steps, cfg.sft_steps, cfg.rft_steps, cfg.sft2_steps), strict=True))
-    stages = [s for s in PIPELINE if steps[s] > 0]
-    shared = {
-        "data": {"train": [str(out / "data" / "train")], "cache_dir": str(out / "cache")},
-        "trainer": {"accelerator": "gpu" if cfg.device.startswith("cuda") else "cpu"},
-    }
-    per_stage = {s: {"trainer": {"max_steps": steps[s]}} for s in stages}
-    for s in stages:
-        if s != "rft":  # RFT's batch is one scenario x 32 rollouts (rft.yaml)
-            per_stage[s]["data"] = {"batch_size": cfg.batch_size}
-        if s in ("sft", "sft2"):
-            per_stage[s]["optim"] = {"label_smoothing": CPU_SFT_LABEL_SMOOTHING}
-    if "rft" in per_stage:  # the reward scores as many rollouts as the demo evaluates
-        per_stage["rft"]["rft"] = {"num_rollouts": cfg.rollouts, "grad_rollouts": min(4, cfg.rollouts)}
+    recipe = demo_recipe(cfg, out)
+    stages = recipe.order
 
     def on_stage(name: str, rec: dict) -> None:
         seconds[f"train_{name}"] = rec["train_seconds"]
@@ -151,17 +170,14 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
             f"{held.get('metametric', float('nan')):.4f}, minADE {held.get('min_average_displacement_error', float('nan')):.3f} m"
         )
 
-    stage(f"train SMART-{cfg.size}: " + " -> ".join(f"{s} ({steps[s]} steps)" for s in stages))
+    steps = {s: recipe.stage_config(s, out / s, None).trainer.max_steps for s in stages}
+    stage(f"train SMART-{recipe.size}: " + " -> ".join(f"{s} ({steps[s]} steps)" for s in stages))
     records = run_pipeline(
-        out, shared, per_stage, stages=stages, size=cfg.size, val=val, rollouts=cfg.rollouts,
-        seed=cfg.seed, device=cfg.device, on_stage=on_stage,
-    )  # fmt: skip
+        out, recipe, val=val, rollouts=cfg.rollouts, seed=cfg.seed, device=cfg.device, on_stage=on_stage
+    )
     ckpt = Path(records[stages[-1]]["checkpoint"])
 
     # 4. simulate + evaluate -------------------------------------------------------------------
-    from smartr1.metrics.scoring import evaluate_rollouts
-    from smartr1.metrics.submission import load_rollouts, write_rollout_shards
-    from smartr1.rollout.policy import load_policy
 
     results, loaded = {}, {}
     for name in COMPARED_POLICIES:
@@ -177,9 +193,6 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
         loaded[name] = load_rollouts(shard_dir)
         results[name] = evaluate_rollouts(val, loaded[name], device=cfg.device)
         seconds[f"evaluate_{name}"] = time.perf_counter() - t0
-
-    from smartr1.metrics.profiles import kinematic_profiles
-    from smartr1.viz.profiles import render_profiles
 
     profiles = {
         name: kinematic_profiles(val, loaded[name]) for name in COMPARED_POLICIES if name != "logged-oracle"
@@ -202,17 +215,33 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
                 render_scenario_png(val[0], path, rollouts=ros)
             pictures.append(str(path))
 
+    # 5. the browser viewer: the first trained stage against the final model, per-agent diagnostics
+    t0 = stage("viewer: " + (f"{stages[0]} against the final model" if len(stages) > 1 else "the model"))
+    view = out / "view.html"
+    if val and not view.exists():
+        runs, labels = [out / "rollouts" / "smart"], ["final"]
+        if len(stages) > 1:
+            first = out / "rollouts" / stages[0]
+            if not any(first.glob("submission.binproto-*")):
+                policy = load_policy(records[stages[0]]["checkpoint"], device=cfg.device, top_k=cfg.top_k)
+                write_rollout_shards(first, policy.rollout(val, num_rollouts=cfg.rollouts, seed=cfg.seed))
+            runs, labels = [first, *runs], [stages[0], *labels]
+        write_view(out / "data" / "val", runs, labels, view, device=cfg.device)
+    seconds["view"] = time.perf_counter() - t0
+    console.print(f"viewer: {view} (open it in a browser)")
+
     report = {
         "config": {k: str(v) for k, v in asdict(cfg).items()},
         "machine": describe_machine(cfg.device),
         "checkpoint": str(ckpt),
+        "view": str(view),
         "pictures": pictures,
         "seconds": {k: round(v, 2) for k, v in seconds.items()},
         "stages": {
             k: {"train_seconds": r["train_seconds"], "held_out": _flat(r.get("held_out", {}))}
             for k, r in records.items()
         },
-        "results": {k: {"dataset": v["dataset"], "buckets": v["buckets"]} for k, v in results.items()},
+        "results": {k: {"dataset": v.dataset, "buckets": v.buckets} for k, v in results.items()},
         "kinematics": {k: {g: p[g].get("per_second", []) for g in p} for k, p in profiles.items()},
     }
     _write_report(out, report)
@@ -277,7 +306,6 @@ def _write_report(out: Path, report: dict) -> None:
 
 
 def _print_table(console, report: dict) -> None:
-    from rich.table import Table
 
     res = report["results"]
     table = Table(title="WOSAC 2025 realism on held-out generated scenarios")

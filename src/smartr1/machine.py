@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import platform
 
+import torch
+
 
 def describe_machine(device: str = "cpu") -> dict:
     """Cores, platform, torch build and threads, device (and GPU name), current load."""
-    import torch
-
     info = {
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from smartr1.data.errors import DataError
 from smartr1.data.womd import parse_scenario
-from smartr1.metrics.submission import parse_binproto
+from smartr1.metrics.binproto import parse_binproto
 from smartr1.model.checkpoint import load_model
 from tests.fuzz.harness import (
     ALLOC_LIMIT,

@@ -24,6 +24,7 @@ def _root() -> None:
 
 def _register() -> None:
     from smartr1.cli import (
+        convert,
         demo,
         evaluate,
         generate,
@@ -35,11 +36,13 @@ def _register() -> None:
         simulate,
         train,
         validate,
+        view,
         vocab,
     )
 
     app.command("demo")(demo.demo_command)
     app.command("generate")(generate.generate_command)
+    app.command("convert")(convert.convert_command)
     app.command("inspect")(inspect.inspect_command)
     app.command("render")(render.render_command)
     vocab_app = typer.Typer(help="Motion-token vocabularies.", no_args_is_help=True)
@@ -51,6 +54,7 @@ def _register() -> None:
     app.command("evaluate")(evaluate.evaluate_command)
     app.command("validate")(validate.validate_command)
     app.command("package")(package.package_command)
+    app.command("view")(view.view_command)
     report_app = typer.Typer(help="Reports on rollouts and trained models.", no_args_is_help=True)
     report_app.command("kinematics")(report.kinematics_command)
     report_app.command("ablation")(report.ablation_command)

@@ -45,20 +45,7 @@ def apply_threads(threads: int | None) -> None:
 
 
 def scenario_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
-    """The files behind scenario arguments (files, directories, globs) of a verb that needs at least
-    one scenario; a `DataError` naming the arguments when they hold none: no file (an empty
-    directory), or only empty files (an empty TFRecord file is zero records). Cheap: one stat a file;
-    a non-empty file holds a record or fails to read, naming itself."""
-    from smartr1.data.errors import DataError
-    from smartr1.data.womd import expand_paths
+    """`smartr1.data.womd.scenario_files`, loaded on use so that `smartr1 --help` stays light."""
+    from smartr1.data.womd import scenario_files as files
 
-    args = [paths] if isinstance(paths, str | Path) else list(paths)
-    files = expand_paths(args)
-    if not any(f.stat().st_size for f in files):
-        label = ", ".join(str(a) for a in args) or "(no path given)"
-        if not files:
-            why = "no file" if not all(Path(a).is_dir() for a in args) else "an empty directory"
-        else:
-            why = "an empty file" if len(files) == 1 else f"{len(files)} empty files"
-        raise DataError(label, f"no scenarios ({why})")
-    return files
+    return files(paths)

@@ -8,6 +8,9 @@ from typing import Annotated
 import typer
 
 from smartr1.cli.options import RayAddress, Threads, apply_threads, scenario_files
+from smartr1.distributed.options import SimulateOptions
+
+DEFAULT = SimulateOptions()  # the options' defaults are the CLI's
 
 
 def simulate_command(
@@ -21,25 +24,30 @@ def simulate_command(
         list[str], typer.Option("--scenarios", "-s", help="Scenario TFRecord files / globs.")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the ScenarioRollouts shards.")],
-    rollouts: Annotated[int, typer.Option(help="Joint rollouts per scenario (WOSAC: 32).")] = 32,
-    seed: Annotated[int, typer.Option(help="Sampling seed (results are reproducible per scenario).")] = 0,
-    device: Annotated[str, typer.Option(help="torch device: cpu, cuda, ...")] = "cpu",
-    top_k: Annotated[
-        int | None,
-        typer.Option(help="Sample among the top-k tokens (1 = greedy; default 20, DEFAULT_TOP_K)."),
-    ] = None,
-    temperature: Annotated[float, typer.Option(help="Softmax temperature of sampling.")] = 1.0,
+    rollouts: Annotated[
+        int, typer.Option(help="Joint rollouts per scenario (WOSAC: 32).")
+    ] = DEFAULT.num_rollouts,
+    seed: Annotated[
+        int, typer.Option(help="Sampling seed (results are reproducible per scenario).")
+    ] = DEFAULT.seed,
+    device: Annotated[str, typer.Option(help="torch device: cpu, cuda, ...")] = DEFAULT.device,
+    top_k: Annotated[int, typer.Option(help="Sample among the top-k tokens (1 = greedy).")] = DEFAULT.top_k,
+    temperature: Annotated[
+        float, typer.Option(help="Softmax temperature of sampling.")
+    ] = DEFAULT.temperature,
     start: Annotated[
         str, typer.Option(help="Where the future's token chain starts: logged (step-10 pose) or tokenized.")
-    ] = "logged",
+    ] = DEFAULT.start,
     batch_size: Annotated[
         int,
         typer.Option(
             min=1,
             help="Scenarios simulated together in one batched pass (model policies; >1 helps on GPUs, not on CPU).",
         ),
-    ] = 1,
-    skip_bad: Annotated[bool, typer.Option(help="Skip corrupt records instead of failing.")] = False,
+    ] = DEFAULT.scenarios_per_batch,
+    skip_bad: Annotated[
+        bool, typer.Option(help="Skip corrupt records instead of failing.")
+    ] = DEFAULT.skip_bad,
     threads: Threads = None,
     ray: RayAddress = None,
 ) -> None:
@@ -51,21 +59,19 @@ def simulate_command(
     from rich.console import Console
 
     from smartr1.distributed.datasets import inputs_key, simulate_dataset
-    from smartr1.rollout.sampling import DEFAULT_TOP_K
-
-    top_k = DEFAULT_TOP_K if top_k is None else top_k
 
     console = Console()
     if rollouts < 1:
         console.print("[red]error:[/red] --rollouts must be at least 1")
         raise typer.Exit(2)
     files = scenario_files(scenarios)
-    options = {"rollouts": rollouts, "seed": seed, "device": device, "top_k": top_k, "temperature": temperature,
-               "start": start, "scenarios_per_batch": batch_size, "skip_bad": skip_bad, "threads": threads or 1}  # fmt: skip
+    options = SimulateOptions(num_rollouts=rollouts, seed=seed, device=device, top_k=top_k, temperature=temperature,
+                              start=start, scenarios_per_batch=batch_size, skip_bad=skip_bad,
+                              threads=threads or DEFAULT.threads)  # fmt: skip
     t = time.perf_counter()
     shards = simulate_dataset(
         files, checkpoint, out, ray_address=ray, console=console,
-        results_key=inputs_key(files, checkpoint, options), **options,
+        results_key=inputs_key(files, checkpoint, options), options=options,
     )  # fmt: skip
     seconds = time.perf_counter() - t
     console.print(f"{len(files)} scenario shard(s), {rollouts} rollouts per scenario: {seconds:.1f} s; "

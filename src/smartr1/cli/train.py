@@ -99,46 +99,26 @@ def train_command(
     except ValueError as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from e
-    from smartr1.training.pipeline import TRAIN
+    from smartr1.training.stages import run_stage
 
-    ckpt = TRAIN[stage](cfg, resume=resume)
+    ckpt = run_stage(cfg, resume=resume)
     console.print(f"checkpoint: {ckpt}")
 
 
-def _pipeline_file(config: Path):
-    """A pipeline config file, or the name of a shipped recipe (`smartr1/configs/recipes/NAME.yaml`)."""
-    from smartr1.training.config import config_dir_default
-
-    if config.is_file():
-        return config
-    recipes = config_dir_default() / "recipes"
-    shipped = recipes / f"{config.name}.yaml"
-    if config.suffix == "" and shipped.is_file():
-        return shipped
-    names = sorted(p.name.removesuffix(".yaml") for p in recipes.iterdir() if p.name.endswith(".yaml"))
-    raise typer.BadParameter(f"{config}: no such file, and not a shipped recipe ({', '.join(names)})")
-
-
 def _pipeline(console, out: Path, shared: dict, config: Path | None, size: str, init, val_data) -> None:
-    """A pipeline config holds `shared:` (every stage) and `stages: {pretrain: ..., sft: ...}` sections
-    and may set `size` and `order` (the stages to run)."""
-    import yaml
+    """Run a recipe (a file or a shipped name; default: every stage with its stage config)."""
     from rich.table import Table
 
     from smartr1.data.womd import read_scenarios
-    from smartr1.training.config import merge_dicts
-    from smartr1.training.pipeline import PIPELINE, run_pipeline
+    from smartr1.training.pipeline import Recipe, load_recipe, run_pipeline
 
-    spec = yaml.safe_load(_pipeline_file(config).read_text()) if config else {}
-    spec = spec or {}
-    unknown = set(spec) - {"shared", "stages", "size", "order"}
-    if unknown:
-        raise typer.BadParameter(f"{config}: unknown pipeline keys {sorted(unknown)}")
+    try:
+        recipe = load_recipe(config) if config else Recipe(size=size)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from e
     val = list(read_scenarios(val_data)) if val_data else []
-    shared = merge_dicts(spec.get("shared") or {}, shared)
     records = run_pipeline(
-        out, shared, spec.get("stages") or {}, spec.get("order") or PIPELINE, spec.get("size", size), val,
-        init_checkpoint=init,
+        out, recipe.over(shared), val, init_checkpoint=init,
         on_stage=lambda s, rec: console.print(f"[bold]{s}[/bold] done: {rec['checkpoint']}"),
     )  # fmt: skip
     table = Table(title=f"held-out realism after each stage ({len(val)} scenarios)")

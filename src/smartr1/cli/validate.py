@@ -52,7 +52,7 @@ def validate_command(
 
     console = Console(highlight=False)
     if kind == Kind.scenarios or (kind == Kind.auto and _is_scenario_input(submission)):
-        from smartr1.data.checks import scenario_file_problems
+        from smartr1.data.womd import scenario_file_problems
 
         records, problems = scenario_file_problems(scenario_files([submission]))
         what = f"{records} scenario record(s)"

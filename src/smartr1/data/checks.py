@@ -1,7 +1,8 @@
 """Every problem of a scenario, listed: what later stages cannot use, found in one pass.
 
-`check_scenario` (womd.py) raises on these when reading; `smartr1 validate` prints all of them for
-every record of a file, so a user fixes a file once instead of once per problem.
+`check_scenario` raises on these when reading (womd.py); `smartr1 validate` prints all of them for
+every record of a file (`womd.scenario_file_problems`), so a user fixes a file once instead of once
+per problem.
 """
 
 from __future__ import annotations
@@ -72,29 +73,3 @@ def check_scenario(s: Scenario, path: str | Path | None = None, record: int | No
     if problems:
         raise DataError(path, f"scenario {s.scenario_id!r}: " + "; ".join(problems), record)
     return s
-
-
-def scenario_file_problems(paths) -> tuple[int, list[str]]:
-    """(records read, every problem) of scenario files: framing, decoding, structure and content.
-
-    A broken length header or truncated tail ends its file (nothing after it can be framed); every
-    other problem is listed and the pass goes on with the next record.
-    """
-    from smartr1.data.tfrecord import iter_records
-    from smartr1.data.womd import expand_paths, parse_scenario
-
-    records, out = 0, []
-    for f in expand_paths(paths):
-        errors: list[DataError] = []
-        for n, payload in enumerate(iter_records(f, skip_bad=True, errors=errors)):
-            records += 1
-            i = n + len(errors)  # the record's index in the file, skipped ones included
-            try:
-                s = parse_scenario(payload, f, i, check=False)
-            except DataError as e:
-                out.append(str(e))
-                continue
-            out += [f"{f}, record {i}: {p}" for p in scenario_problems(s)]
-        records += len(errors)
-        out += [str(e) for e in errors]
-    return records, out

@@ -4,16 +4,20 @@ One `Scenario` holds one 9.1 s scene (91 steps at 10 Hz, current step 10). Array
 precision WOMD stores on disk (positions float64, everything else float32) so that a scenario read
 from a TFRecord and written back is unchanged. Shapes are written once per field; `A` = agents
 (tracks), `T` = steps, `F` = map features, `P` = map points, `S` = signal slots per step.
-Time constants live in `smartr1.data.timeline`.
+Time constants live in `smartr1.data.timeline`. The containers are frozen (a changed scenario is a
+`dataclasses.replace` copy); the arrays inside stay writable.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
+from pathlib import Path
 
 import numpy as np
 
+from smartr1.data.errors import DataError
+from smartr1.data.shapes import shape_problem
 from smartr1.data.timeline import CURRENT_STEP, NUM_STEPS
 
 
@@ -78,22 +82,36 @@ class SignalState(IntEnum):
     FLASHING_CAUTION = 8
 
 
-@dataclass
+@dataclass(frozen=True)
 class Tracks:
-    """Agent boxes over time. Invalid steps keep whatever raw values the source had."""
+    """Agent boxes over time. Invalid steps keep whatever raw values the source had.
 
-    id: np.ndarray  # [A] int64
-    type: np.ndarray  # [A] int8, AgentType
-    x: np.ndarray  # [A, T] float64, box centre
-    y: np.ndarray  # [A, T] float64
-    z: np.ndarray  # [A, T] float64
-    heading: np.ndarray  # [A, T] float32, radians, counter-clockwise from +x
-    velocity_x: np.ndarray  # [A, T] float32, m/s
-    velocity_y: np.ndarray  # [A, T] float32
-    length: np.ndarray  # [A, T] float32
-    width: np.ndarray  # [A, T] float32
-    height: np.ndarray  # [A, T] float32
-    valid: np.ndarray  # [A, T] bool
+    id          [A]     int64    WOMD track id
+    type        [A]     int8     AgentType
+    x           [A, T]  float64  box centre
+    y           [A, T]  float64
+    z           [A, T]  float64
+    heading     [A, T]  float32  radians, counter-clockwise from +x
+    velocity_x  [A, T]  float32  m/s
+    velocity_y  [A, T]  float32  m/s
+    length      [A, T]  float32  m
+    width       [A, T]  float32  m
+    height      [A, T]  float32  m
+    valid       [A, T]  bool     the track has a state at the step
+    """
+
+    id: np.ndarray
+    type: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    heading: np.ndarray
+    velocity_x: np.ndarray
+    velocity_y: np.ndarray
+    length: np.ndarray
+    width: np.ndarray
+    height: np.ndarray
+    valid: np.ndarray
 
     @property
     def num_agents(self) -> int:
@@ -128,21 +146,29 @@ class Tracks:
         return Tracks(**{k: v[index] for k, v in self.__dict__.items()})
 
 
-@dataclass
+@dataclass(frozen=True)
 class MapFeatures:
     """All static map features as ragged polylines: feature f owns points[offsets[f]:offsets[f+1]].
 
     Lanes, road lines and road edges are polylines; crosswalks, speed bumps and driveways are
     polygons (outline points, not closed); a stop sign is its single position point.
+
+    id               [F]     int64    map feature id
+    kind             [F]     int8     MapKind
+    subtype          [F]     int8     LaneType / RoadLineType / RoadEdgeType, else 0
+    points           [P, 3]  float64  x, y, z of every feature's points, feature after feature
+    offsets          [F+1]   int64    0, then each feature's end in `points` (non-decreasing, ends at P)
+    speed_limit_mph  [F]     float64  lanes only (0 elsewhere)
+    interpolating    [F]     bool     lanes only
     """
 
-    id: np.ndarray  # [F] int64
-    kind: np.ndarray  # [F] int8, MapKind
-    subtype: np.ndarray  # [F] int8, LaneType / RoadLineType / RoadEdgeType, else 0
-    points: np.ndarray  # [P, 3] float64
-    offsets: np.ndarray  # [F + 1] int64
-    speed_limit_mph: np.ndarray  # [F] float64, lanes only (0 elsewhere)
-    interpolating: np.ndarray  # [F] bool, lanes only
+    id: np.ndarray
+    kind: np.ndarray
+    subtype: np.ndarray
+    points: np.ndarray
+    offsets: np.ndarray
+    speed_limit_mph: np.ndarray
+    interpolating: np.ndarray
     # Lane graph and stop-sign links, keyed by feature id (only features that have any).
     entry_lanes: dict[int, list[int]] = field(default_factory=dict)
     exit_lanes: dict[int, list[int]] = field(default_factory=dict)
@@ -205,14 +231,20 @@ class MapFeatures:
         return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class SignalStates:
-    """Per-step traffic-signal states, padded to S slots per step (`valid` marks real slots)."""
+    """Per-step traffic-signal states, padded to S slots per step (`valid` marks real slots).
 
-    lane_id: np.ndarray  # [T, S] int64
-    state: np.ndarray  # [T, S] int8, SignalState
-    stop_point: np.ndarray  # [T, S, 3] float64
-    valid: np.ndarray  # [T, S] bool
+    lane_id     [T, S]     int64    the lane the signal controls
+    state       [T, S]     int8     SignalState
+    stop_point  [T, S, 3]  float64  x, y, z of the stop line
+    valid       [T, S]     bool     a real slot (padding is False)
+    """
+
+    lane_id: np.ndarray
+    state: np.ndarray
+    stop_point: np.ndarray
+    valid: np.ndarray
 
     @classmethod
     def empty(cls, num_steps: int = NUM_STEPS) -> SignalStates:
@@ -232,19 +264,31 @@ class SignalStates:
         return np.unique(self.lane_id[self.valid])
 
 
-@dataclass
+@dataclass(frozen=True)
 class Scenario:
-    """One WOMD scenario. `timestamps` has T entries; `current_step` is 10 in WOMD."""
+    """One WOMD scenario; `validate` checks the shapes written here (readers run it on every record).
+
+    scenario_id                   str      the scenario's name
+    timestamps                    [T]      float64  seconds (empty when the source has none)
+    tracks                        Tracks   A tracks over T steps
+    map                           MapFeatures
+    signals                       SignalStates  over the same T steps
+    sdc_track_index               int      the self-driving car's track (an index into A)
+    tracks_to_predict             [K]      int64    track indices (into A)
+    tracks_to_predict_difficulty  [K]      int8
+    objects_of_interest           [J]      int64    track ids
+    current_step                  int      10 in WOMD
+    """
 
     scenario_id: str
-    timestamps: np.ndarray  # [T] float64, seconds
+    timestamps: np.ndarray
     tracks: Tracks
     map: MapFeatures
     signals: SignalStates
     sdc_track_index: int
-    tracks_to_predict: np.ndarray  # [K] int64, track indices
-    tracks_to_predict_difficulty: np.ndarray  # [K] int8
-    objects_of_interest: np.ndarray  # [J] int64, track ids
+    tracks_to_predict: np.ndarray
+    tracks_to_predict_difficulty: np.ndarray
+    objects_of_interest: np.ndarray
     current_step: int = CURRENT_STEP
 
     @property
@@ -259,3 +303,34 @@ class Scenario:
         """The SDC plus tracks_to_predict, ascending id: the agents WOSAC scores."""
         ids = {self.sdc_id} | {int(self.tracks.id[i]) for i in self.tracks_to_predict}
         return np.array(sorted(ids), np.int64)
+
+    def validate(self, path: str | Path | None = None, record: int | None = None) -> Scenario:
+        """The scenario itself, or a `DataError` (naming `path` and `record`, where it was read from)
+        for the first field whose shape, dtype or index range differs from the docstrings. Structure
+        only: whether the scene is usable (finite values, a valid agent now) is `data.checks`."""
+        problem = self.shape_problem()
+        if problem:
+            raise DataError(path, f"scenario {self.scenario_id!r}: {problem}", record)
+        return self
+
+    def shape_problem(self) -> str | None:
+        """What `validate` raises on, or None."""
+        if not isinstance(self.scenario_id, str):
+            return f"scenario_id: expected str, got {type(self.scenario_id).__name__}"
+        for name in ("sdc_track_index", "current_step"):
+            if not isinstance(getattr(self, name), int | np.integer):
+                return f"{name}: expected int, got {type(getattr(self, name)).__name__}"
+        sizes: dict[str, int] = {}
+        problem = shape_problem(self.tracks, "tracks", sizes) or shape_problem(self.signals, "signals", sizes)
+        own = {k: v for k, v in sizes.items() if k != "T" or self.timestamps.shape != (0,)}
+        problem = problem or shape_problem(self.map, "map", sizes) or shape_problem(self, "", own)
+        if problem:
+            return problem.lstrip(".")
+        off, a = self.map.offsets, self.tracks.num_agents
+        if off[0] != 0 or off[-1] != len(self.map.points) or (np.diff(off) < 0).any():
+            return f"map.offsets: expected 0, non-decreasing, ending at P={len(self.map.points)}"
+        if ((self.tracks_to_predict < 0) | (self.tracks_to_predict >= a)).any():
+            return f"tracks_to_predict: expected indices into the A={a} tracks, got {self.tracks_to_predict}"
+        if a and not 0 <= self.sdc_track_index < a:
+            return f"sdc_track_index: expected an index into the A={a} tracks, got {self.sdc_track_index}"
+        return None

@@ -6,13 +6,14 @@ treats them alike; the proto conversion itself is `smartr1.data.womd_proto`.
 from __future__ import annotations
 
 import glob as _glob
+import multiprocessing as mp
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
-from smartr1.data.checks import check_scenario
+from smartr1.data.checks import check_scenario, scenario_problems
 from smartr1.data.errors import DataError
 from smartr1.data.protos import womd_scenario_pb2 as scenario_pb
 from smartr1.data.scenario import Scenario
@@ -20,7 +21,8 @@ from smartr1.data.tfrecord import iter_records, write_records
 from smartr1.data.womd_proto import scenario_from_proto, scenario_to_proto, wire_type_clashes
 
 __all__ = ["check_scenario", "expand_paths", "parse_scenario", "read_scenario", "read_scenarios",
-           "scenario_from_proto", "scenario_to_proto", "wire_type_clashes", "write_scenarios"]  # fmt: skip
+           "scenario_file_problems", "scenario_from_proto", "scenario_to_proto", "wire_type_clashes",
+           "write_scenarios"]  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- files
@@ -46,6 +48,23 @@ def expand_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     return [p for p in out if not (p in seen or seen.add(p))]
 
 
+def scenario_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The files behind scenario arguments (files, directories, globs) of a verb that needs at least
+    one scenario; a `DataError` naming the arguments when they hold none: no file (an empty
+    directory), or only empty files (an empty TFRecord file is zero records). Cheap: one stat a file;
+    a non-empty file holds a record or fails to read, naming itself."""
+    args = [paths] if isinstance(paths, str | Path) else list(paths)
+    files = expand_paths(args)
+    if not any(f.stat().st_size for f in files):
+        label = ", ".join(str(a) for a in args) or "(no path given)"
+        if not files:
+            why = "no file" if not all(Path(a).is_dir() for a in args) else "an empty directory"
+        else:
+            why = "an empty file" if len(files) == 1 else f"{len(files)} empty files"
+        raise DataError(label, f"no scenarios ({why})")
+    return files
+
+
 def parse_scenario(
     payload: bytes, path: str | Path | None = None, record: int | None = None, check: bool = True
 ) -> Scenario:
@@ -58,7 +77,7 @@ def parse_scenario(
         raise DataError(
             path, f"record is not a Scenario proto (field(s) {clash} have the wrong wire type)", record
         )
-    s = scenario_from_proto(msg, path, record, usable_only=check)
+    s = scenario_from_proto(msg, path, record, usable_only=check).validate(path, record)
     return check_scenario(s, path, record) if check else s
 
 
@@ -121,13 +140,34 @@ def _read_file(args: tuple[Path, bool, bool]) -> tuple[list[Scenario], dict]:
 
 
 def _stream_parallel(files, skip_bad, check, stats, workers) -> Iterator[Scenario]:
-    import multiprocessing as mp
-
     with mp.get_context("spawn").Pool(workers) as pool:
         for scenarios, st in pool.imap(_read_file, [(f, skip_bad, check) for f in files]):
             for k, v in st.items():
                 stats[k] = stats.get(k, 0) + v
             yield from scenarios
+
+
+def scenario_file_problems(paths) -> tuple[int, list[str]]:
+    """(records read, every problem) of scenario files: framing, decoding, structure and content.
+
+    A broken length header or truncated tail ends its file (nothing after it can be framed); every
+    other problem is listed and the pass goes on with the next record.
+    """
+    records, out = 0, []
+    for f in expand_paths(paths):
+        errors: list[DataError] = []
+        for n, payload in enumerate(iter_records(f, skip_bad=True, errors=errors)):
+            records += 1
+            i = n + len(errors)  # the record's index in the file, skipped ones included
+            try:
+                s = parse_scenario(payload, f, i, check=False)
+            except DataError as e:
+                out.append(str(e))
+                continue
+            out += [f"{f}, record {i}: {p}" for p in scenario_problems(s)]
+        records += len(errors)
+        out += [str(e) for e in errors]
+    return records, out
 
 
 def read_scenario(path: str | Path, check: bool = True) -> Scenario:

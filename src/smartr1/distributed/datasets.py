@@ -5,7 +5,9 @@ from the per-shard results in shard order, so both give the same numbers exactly
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 from smartr1.data.atomic import atomic_write_bytes
@@ -13,19 +15,23 @@ from smartr1.data.errors import DataError
 from smartr1.data.protos import sim_agents_pb2
 from smartr1.data.womd import expand_paths
 from smartr1.distributed.jobs import evaluate_shard, prepare_shard, simulate_shard
+from smartr1.distributed.options import EvaluateOptions, SimulateOptions
 from smartr1.distributed.runner import run_shards
-from smartr1.metrics import aggregate
-from smartr1.metrics.config import load_config
-from smartr1.metrics.submission import _iter_payloads, _parse, shard_name
+from smartr1.metrics.binproto import iter_payloads, parse_rollouts, shard_name
+from smartr1.metrics.report import MetricsReport
 from smartr1.metrics.validate import SubmissionError
 from smartr1.model.released import resolve_checkpoint
+from smartr1.tokens.vocabulary import MotionVocab
 
 
 def inputs_key(*inputs) -> str:
     """A short hash of the inputs: files (paths, directories, globs: with their sizes and mtimes) and any
-    other values (options, policy names). Per-shard results made from other inputs are never reused."""
+    other values (options, as the dict of their fields; policy names). Per-shard results made from other
+    inputs are never reused."""
     h = hashlib.sha256()
     for item in inputs:
+        if is_dataclass(item) and not isinstance(item, type):
+            item = asdict(item)
         items = item if isinstance(item, list | tuple) else [item]
         if items and all(isinstance(x, str | Path) for x in items):
             try:
@@ -53,9 +59,9 @@ def index_submission(submission) -> dict[str, str]:
     """scenario id -> the submission file (or archive) that holds its rollouts."""
     index: dict[str, str] = {}
     dup = []
-    for src, payload in _iter_payloads(submission):
+    for src, payload in iter_payloads(submission):
         file = _source_file(src)
-        for pb in _parse(payload, src):
+        for pb in parse_rollouts(payload, src):
             if pb.scenario_id in index:
                 dup.append(pb.scenario_id)
             index[pb.scenario_id] = file
@@ -64,9 +70,12 @@ def index_submission(submission) -> dict[str, str]:
     return index
 
 
-def evaluate_dataset(scenarios, submission, results_dir, ray_address=None, console=None, **options) -> dict:
+def evaluate_dataset(
+    scenarios, submission, results_dir, ray_address=None, console=None, options: EvaluateOptions | None = None
+) -> MetricsReport:
     """`evaluate_rollouts`' report for a dataset, computed shard by shard; scenarios the metric cannot
-    score are listed under "unscorable" ({id: reason}) and left out of the means."""
+    score are listed in its `unscorable` ({id: reason}) and left out of the means."""
+    options = EvaluateOptions() if options is None else options
     shards = expand_paths(scenarios)
     if not shards:
         raise DataError(None, f"no scenario files match {scenarios}")
@@ -87,14 +96,17 @@ def evaluate_dataset(scenarios, submission, results_dir, ray_address=None, conso
     per = {sid: r["scenarios"][sid] for r in results for sid in r["order"]}
     if not per:
         raise DataError(None, f"no scenario can be scored; unscorable: {sorted(unscorable)[:10]}")
-    cfg = load_config(options.get("config", "2025"))
-    means = aggregate.dataset_mean(per)
-    return {"config": cfg.name, "num_scenarios": len(per), "scenarios": per, "dataset": means,
-            "buckets": aggregate.buckets(means, cfg), "unscorable": unscorable}  # fmt: skip
+    return MetricsReport.build(per, options.config, unscorable)
 
 
 def simulate_dataset(
-    scenarios, checkpoint: str, out_dir, ray_address=None, console=None, results_key: str = "", **options
+    scenarios,
+    checkpoint: str,
+    out_dir,
+    ray_address=None,
+    console=None,
+    results_key: str = "",
+    options: SimulateOptions | None = None,
 ) -> list[Path]:
     """Rollouts of every scenario shard, one official submission shard per input shard. Per-shard results
     are kept in `<out_dir>/.shards-<results_key>/` (a rerun with the same inputs skips finished shards)."""
@@ -103,9 +115,9 @@ def simulate_dataset(
         raise DataError(None, f"no scenario files match {scenarios}")
     path = resolve_checkpoint(checkpoint)  # a shipped checkpoint's name travels as its bytes too
     model = path.read_bytes() if path.is_file() else checkpoint  # a reference policy name travels as is
-    options = {**options, "checkpoint_name": str(checkpoint)}  # errors name it, not a worker's copy
+    args = (model, SimulateOptions() if options is None else options, str(checkpoint))  # errors name it
     out_dir = Path(out_dir)
-    results = run_shards(simulate_shard, shards, out_dir / f".shards-{results_key}", (model, options), ray_address,
+    results = run_shards(simulate_shard, shards, out_dir / f".shards-{results_key}", args, ray_address,
                          description="simulating", console=console)  # fmt: skip
     written = []
     stale = set(out_dir.glob("submission.binproto-*-of-*"))
@@ -137,10 +149,6 @@ def prepare_dataset(
 def _read_vocab(path: Path) -> bytes:
     """The vocabulary file's bytes (what the shard jobs get), checked once here: a missing, unreadable
     or bad file is a `DataError` naming it, before any job starts."""
-    import io
-
-    from smartr1.tokens.vocabulary import MotionVocab
-
     try:
         data = path.read_bytes()
     except OSError as e:

@@ -8,15 +8,24 @@ on other machines need no copy of the checkpoint file.
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from smartr1.data.errors import DataError
 from smartr1.data.threads import torch_threads
 from smartr1.data.womd import read_scenarios
+from smartr1.distributed.options import EvaluateOptions, SimulateOptions
+from smartr1.metrics.scorable import unscorable_reason
+from smartr1.metrics.scoring import evaluate_rollouts
+from smartr1.metrics.submission import iter_scenario_rollouts, rollouts_from_proto, rollouts_to_proto
+from smartr1.metrics.validate import check_rollouts
+from smartr1.rollout.policy import load_policy
+from smartr1.tokens.vocabulary import MotionVocab
+from smartr1.training.cache import TokenizedDataset
 
 
-def evaluate_shard(shard, sources: Mapping[str, str], options: Mapping) -> dict:
+def evaluate_shard(shard, sources: Mapping[str, str], options: EvaluateOptions) -> dict:
     """WOSAC metrics of one scenario shard: {"order": [scored ids], "scenarios": {id: fields}, "missing":
     [...], "unscorable": {id: reason}, "problems": [...]}.
 
@@ -24,12 +33,7 @@ def evaluate_shard(shard, sources: Mapping[str, str], options: Mapping) -> dict:
     Scenarios the metric cannot score (no road edge) are named, not scored; their rollouts must still
     follow the submission rules ("problems").
     """
-    from smartr1.metrics.scorable import unscorable_reason
-    from smartr1.metrics.scoring import evaluate_rollouts
-    from smartr1.metrics.submission import iter_scenario_rollouts, rollouts_from_proto
-    from smartr1.metrics.validate import check_rollouts
-
-    scen = list(read_scenarios(shard, skip_bad=options.get("skip_bad", False)))
+    scen = list(read_scenarios(shard))
     ids = {s.scenario_id for s in scen}
     ros = {}
     for src in sorted({sources[i] for i in ids if i in sources}):
@@ -42,55 +46,46 @@ def evaluate_shard(shard, sources: Mapping[str, str], options: Mapping) -> dict:
            "unscorable": unscorable, "problems": []}  # fmt: skip
     if out["missing"]:
         return out
-    n = options.get("num_rollouts", 32)
     for s in scen:
         if s.scenario_id in unscorable:
-            out["problems"] += check_rollouts(ros[s.scenario_id], s, n)
+            out["problems"] += check_rollouts(ros[s.scenario_id], s, options.num_rollouts)
     if scored:
         out["scenarios"] = evaluate_rollouts(
-            scored, {s.scenario_id: ros[s.scenario_id] for s in scored}, device=options.get("device", "cpu"),
-            config=options.get("config", "2025"), batch_size=options.get("batch_size", 4), threads=1,
-            num_rollouts=n,
-        )["scenarios"]  # fmt: skip
+            scored, {s.scenario_id: ros[s.scenario_id] for s in scored}, device=options.device,
+            config=options.config, batch_size=options.batch_size, threads=1, num_rollouts=options.num_rollouts,
+        ).scenarios  # fmt: skip
     return out
 
 
-def _policy(checkpoint: bytes | str, options: Mapping):
-    from smartr1.rollout.policy import load_policy
-
-    kw = {k: options[k] for k in ("top_k", "temperature", "start", "scenarios_per_batch") if k in options}
+def _policy(checkpoint: bytes | str, options: SimulateOptions, name: str):
+    kw = options.policy_options()
     if isinstance(checkpoint, bytes):  # a model checkpoint's content
-        import tempfile
-
-        name = options.get("checkpoint_name", "<checkpoint>")  # the user's file, not the copy below
         with tempfile.NamedTemporaryFile(suffix=".pt") as f:
             f.write(checkpoint)
             f.flush()
             try:
-                return load_policy(f.name, device=options.get("device", "cpu"), **kw)
-            except DataError as e:
+                return load_policy(f.name, **kw)
+            except DataError as e:  # name the user's file, not the copy
                 raise DataError(name, e.problem.replace(f.name, str(name)), e.record) from e
-    return load_policy(checkpoint, device=options.get("device", "cpu"), **kw)
+    return load_policy(checkpoint, **kw)
 
 
-def simulate_shard(shard, checkpoint: bytes | str, options: Mapping) -> dict:
-    """Rollouts of one scenario shard as serialized `ScenarioRollouts` messages, in shard order."""
-    from smartr1.metrics.submission import rollouts_to_proto
-
-    policy = _policy(checkpoint, options)
+def simulate_shard(
+    shard, checkpoint: bytes | str, options: SimulateOptions, checkpoint_name: str = "<checkpoint>"
+) -> dict:
+    """Rollouts of one scenario shard as serialized `ScenarioRollouts` messages, in shard order.
+    `checkpoint_name` is what errors call the checkpoint (the user's file, not the bytes it travels as)."""
+    policy = _policy(checkpoint, options, checkpoint_name)
     out = []
-    with torch_threads(options.get("threads", 1)):
-        scen = list(read_scenarios(shard, skip_bad=options.get("skip_bad", False)))
-        for ro in policy.rollout(scen, num_rollouts=options.get("rollouts", 32), seed=options.get("seed", 0)):
+    with torch_threads(options.threads):
+        scen = list(read_scenarios(shard, skip_bad=options.skip_bad))
+        for ro in policy.rollout(scen, num_rollouts=options.num_rollouts, seed=options.seed):
             out.append(rollouts_to_proto(ro).SerializeToString())
     return {"order": [s.scenario_id for s in scen], "rollouts": out}
 
 
 def prepare_shard(shard, vocab: bytes, options: Mapping) -> dict:
     """Tokenize one shard into the token cache (a shared directory on a cluster)."""
-    from smartr1.tokens.vocabulary import MotionVocab
-    from smartr1.training.cache import TokenizedDataset
-
     name = options.get("vocab_path", "<vocabulary>")  # the user's file, not the bytes it travels as
     try:
         v = MotionVocab.load(io.BytesIO(vocab))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from smartr1.data.atomic import atomic_write_bytes
 
@@ -36,7 +37,7 @@ def _load(path: Path):
 def connect_ray(address: str | None, num_cpus: int | None = None):
     """`ray.init` for an address ("local" starts a private instance; "auto" joins a running cluster)."""
     try:
-        import ray
+        import ray  # optional extra (smartr1[ray]), and slow to import: only when asked for
     except ImportError as e:  # pragma: no cover - the extra is installed in tests
         raise RuntimeError("Ray is not installed: pip install 'smartr1[ray]'") from e
     if not ray.is_initialized():
@@ -59,8 +60,6 @@ def run_shards(
     console=None,
 ) -> list:
     """Results of `fn(shard, *args)` for every shard, in shard order (see module docstring)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     shards = [Path(s) for s in shards]

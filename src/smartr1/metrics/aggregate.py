@@ -128,6 +128,19 @@ def log_likelihoods(log: Features, sim: Features, masks: Masks, config: MetricsC
     return LogLikelihoods(per_step, per_object, log_ind, sim_ind)
 
 
+def step_masks(masks: Masks) -> dict[str, torch.Tensor]:
+    """Which (object, step) entries each per-step component averages over, [S, E, 80] bool."""
+    return {
+        "linear_speed": masks.speed,
+        "angular_speed": masks.speed,
+        "linear_acceleration": masks.acceleration,
+        "angular_acceleration": masks.acceleration,
+        "distance_to_nearest_object": masks.valid,
+        "time_to_collision": masks.vehicle,
+        "distance_to_road_edge": masks.valid,
+    }
+
+
 def scenario_metrics(
     batch: MetricBatch | Masks, log: Features, sim: Features, config: MetricsConfig | str = "2025"
 ) -> dict[str, torch.Tensor]:
@@ -138,20 +151,12 @@ def scenario_metrics(
     config = load_config(config)
     masks = batch if isinstance(batch, Masks) else scoring_masks(batch)
     ll = log_likelihoods(log, sim, masks, config)
-    step_masks = {
-        "linear_speed": masks.speed,
-        "angular_speed": masks.speed,
-        "linear_acceleration": masks.acceleration,
-        "angular_acceleration": masks.acceleration,
-        "distance_to_nearest_object": masks.valid,
-        "time_to_collision": masks.vehicle,
-        "distance_to_road_edge": masks.valid,
-    }
+    per_step = step_masks(masks)
     eval_mask = masks.eval
     out: dict[str, torch.Tensor] = {}
     for name in FEATURES:
-        if name in step_masks:
-            mean = _masked_mean(ll.per_step[name], step_masks[name])
+        if name in per_step:
+            mean = _masked_mean(ll.per_step[name], per_step[name])
         else:
             mean = _masked_mean(ll.per_object[name], eval_mask)
         out[f"{name}_likelihood"] = torch.exp(mean)

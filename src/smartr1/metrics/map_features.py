@@ -22,6 +22,7 @@ from smartr1.data.errors import DataError
 from smartr1.data.scenario import MapKind, Scenario
 from smartr1.metrics import _ops
 from smartr1.metrics._nearest import nearest_segment
+from smartr1.metrics.interaction import box_corners_2d
 
 Z_STRETCH = 3.0
 CYCLIC_TOLERANCE_M2 = 1.0
@@ -240,8 +241,6 @@ def signed_distance_to_edges(
 
 def bottom_corners_3d(x, y, z, heading, length, width, height) -> torch.Tensor:
     """The 4 bottom corners of the full (unrounded) boxes: [..., 4, 3]."""
-    from smartr1.metrics.interaction import box_corners_2d
-
     cx, cy = box_corners_2d(x, y, heading, length, width)
     cz = (z - height * 0.5).unsqueeze(-1).expand_as(cx)
     return torch.stack([cx, cy, cz], dim=-1)

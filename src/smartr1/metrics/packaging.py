@@ -23,7 +23,13 @@ from smartr1.data.errors import DataError
 from smartr1.data.protos import womd_scenario_pb2 as scenario_pb
 from smartr1.data.tfrecord import iter_records
 from smartr1.data.womd import expand_paths, wire_type_clashes
-from smartr1.metrics.submission import Submission, _iter_payloads, _metadata, parse_binproto, shard_name
+from smartr1.metrics.binproto import (
+    Submission,
+    iter_payloads,
+    parse_binproto,
+    shard_name,
+    submission_metadata,
+)
 from smartr1.metrics.validate import (
     MAX_PROBLEMS,
     SubmissionError,
@@ -91,7 +97,7 @@ def scan_submission(
     scan = Scan()
     if require_metadata is None:
         require_metadata = str(path).endswith((".tar.gz", ".tgz", ".tar"))
-    payloads = iter(_iter_payloads(path))
+    payloads = iter(iter_payloads(path))
     while True:
         try:
             src, payload = next(payloads)
@@ -133,7 +139,7 @@ def scan_submission(
 
 
 def _count_payloads(path) -> int:
-    """How many files (or archive members) `_iter_payloads` will yield, without reading them."""
+    """How many files (or archive members) `iter_payloads` will yield, without reading them."""
     p = Path(str(path))
     if p.is_file() and p.name.endswith((".tar.gz", ".tgz", ".tar")):
         try:
@@ -163,7 +169,7 @@ def package_submission(
         split = {
             s.scenario_id: frozenset(int(i) for i in s.tracks.id[s.sim_agent_index()]) for s in scenarios
         }
-    meta = _metadata(**metadata)
+    meta = submission_metadata(**metadata)
     stamped = Submission(submission_type=Submission.SIM_AGENTS_SUBMISSION, **meta)
     meta_problems = check_metadata(stamped)
     total = _count_payloads(submission)

@@ -15,6 +15,7 @@ from smartr1.metrics import aggregate
 from smartr1.metrics.config import MetricsConfig, load_config
 from smartr1.metrics.features import Features, compute_features
 from smartr1.metrics.inputs import MetricBatch, build_batch, stack_rollouts
+from smartr1.metrics.report import MetricsReport
 from smartr1.metrics.validate import SubmissionError, check_coverage, validate_rollouts
 
 
@@ -91,15 +92,15 @@ def evaluate_rollouts(
     progress=None,
     threads: int | None = None,
     num_rollouts: int | None = None,
-) -> dict:
+) -> MetricsReport:
     """Score a submission against scenarios.
 
-    Returns {"config", "num_scenarios", "scenarios": {id: {fields..., buckets...}},
-    "dataset": {fields...}, "buckets": {...}}. With `validate`, the official rules plus finiteness are
-    checked first and every problem is reported in one `SubmissionError`; otherwise every scenario
-    must still have rollouts. `num_rollouts=32` enforces the official count; None accepts any count
-    (the likelihood estimators then use that many samples). `progress(n_done)` is called after each batch if given. `threads` sets
-    torch's intra-op threads for the duration of the call.
+    Returns the `MetricsReport` of the scenarios (all of them scored). With `validate`, the official
+    rules plus finiteness are checked first and every problem is reported in one `SubmissionError`;
+    otherwise every scenario must still have rollouts. `num_rollouts=32` enforces the official count;
+    None accepts any count (the likelihood estimators then use that many samples). `progress(n_done)`
+    is called after each batch if given. `threads` sets torch's intra-op threads for the duration of
+    the call.
     """
     cfg = load_config(config)
     scenarios = list(scenarios)
@@ -118,11 +119,4 @@ def evaluate_rollouts(
             per.update(score_scenarios(chunk, [rollouts_by_id[s.scenario_id] for s in chunk], cfg, device))
             if progress is not None:
                 progress(len(per))
-    means = aggregate.dataset_mean(per)
-    return {
-        "config": cfg.name,
-        "num_scenarios": len(per),
-        "scenarios": {sid: {**vals, **aggregate.buckets(vals, cfg)} for sid, vals in per.items()},
-        "dataset": means,
-        "buckets": aggregate.buckets(means, cfg),
-    }
+    return MetricsReport.build(per, cfg)

@@ -59,8 +59,10 @@ def node_inputs(
 
 def batch_nodes(batch, agent_mask: torch.Tensor | None = None):
     """`node_inputs` of a TokenBatch (optionally restricted to `agent_mask`)."""
-    mask = batch.agent_mask if agent_mask is None else agent_mask
-    return node_inputs(batch.token, batch.token_valid, batch.pose, mask, batch.pose_valid)
+    mask = batch.agents.mask if agent_mask is None else agent_mask
+    return node_inputs(
+        batch.agents.token, batch.agents.token_valid, batch.agents.pose, mask, batch.agents.pose_valid
+    )
 
 
 class SMART(nn.Module):
@@ -156,11 +158,11 @@ class SMART(nn.Module):
         return x + per_agent.view(*agent_class.shape, *([1] * extra), d)
 
     def encode_map(self, batch) -> MapContext:
-        mask = batch.map_mask
-        pose = _finite_pose(batch.map_pose, mask)
-        pts = torch.where(mask[..., None, None], batch.map_points, torch.zeros_like(batch.map_points))
+        mask = batch.map.mask
+        pose = _finite_pose(batch.map.pose, mask)
+        pts = torch.where(mask[..., None, None], batch.map.points, torch.zeros_like(batch.map.points))
         pts = torch.nan_to_num(pts)
-        x = self.map_encoder(pts, pose, batch.map_kind, batch.map_light, mask)
+        x = self.map_encoder(pts, pose, batch.map.kind, batch.map.light, mask)
         return self.decoder.map_context(x, pose, mask)
 
     # ---- whole sequence --------------------------------------------------------------------------
@@ -168,7 +170,7 @@ class SMART(nn.Module):
         """-> logits [B, A, S, V] for the token at slot k + 1, node_valid [B, A, S]."""
         ctx = self.encode_map(batch)
         token_in, pose, valid = batch_nodes(batch)
-        return self.forward_nodes(ctx, token_in, pose, valid, batch.agent_class, batch.agent_size), valid
+        return self.forward_nodes(ctx, token_in, pose, valid, batch.agents.cls, batch.agents.size), valid
 
     def forward_nodes(self, ctx, token_in, pose, valid, agent_class, agent_size, row=None) -> torch.Tensor:
         x = self.embed_agents(self.token_table(), token_in, agent_class, agent_size)

@@ -88,7 +88,7 @@ def _eval_seconds(rows: dict[str, dict[int, dict]]) -> float:
 
 def _train_seconds(out: Path) -> float:
     """Every trained stage once: the done marker each stage writes (rows share their prefixes' stages)."""
-    return sum(json.loads(f.read_text())["seconds"] for f in (Path(out) / "runs").glob("**/done.json"))
+    return sum(json.loads(f.read_text())["train_seconds"] for f in (Path(out) / "runs").glob("**/done.json"))
 
 
 def summarize(out: Path, sets: list[str], order: list[str] | None = None) -> dict:
@@ -159,6 +159,7 @@ def _setup(out: Path, report: dict, config: dict) -> str:
 
 
 def _chart(path: Path, report: dict) -> None:
+    # matplotlib: heavy, and only the chart needs it
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

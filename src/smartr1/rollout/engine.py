@@ -8,6 +8,7 @@ turns one scenario of the output into official-format `Rollouts` (NumPy, for fil
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,14 @@ from smartr1.data.scenario import Scenario
 from smartr1.data.timeline import FUTURE_SLOTS, NUM_FUTURE_STEPS, STEPS_PER_TOKEN
 from smartr1.model.smart import SMART
 from smartr1.rollout.sampling import DEFAULT_TOP_K
-from smartr1.rollout.session import DEFAULT_START, Chooser, RolloutSession, RolloutState, TopKSampler
+from smartr1.rollout.session import (
+    DEFAULT_START,
+    Chooser,
+    RolloutScene,
+    RolloutSession,
+    RolloutState,
+    TopKSampler,
+)
 from smartr1.tokens.batch import TokenBatch
 
 
@@ -37,8 +45,8 @@ class RolloutOutput:
 def finish(state: RolloutState, batch: TokenBatch, logits: list[torch.Tensor] | None = None) -> RolloutOutput:
     """A completed rollout state as a `RolloutOutput` in `batch`'s own columns."""
     sc = state.scene
-    b, a_full = batch.agent_mask.shape
-    r, a = sc.num_rollouts, sc.batch.agent_mask.shape[1]
+    b, a_full = batch.agents.mask.shape
+    r, a = sc.num_rollouts, sc.batch.agents.mask.shape[1]
     token = torch.stack(state.tokens, dim=-1).view(b, r, a, FUTURE_SLOTS)
     pose = torch.cat(state.poses, dim=2).view(b, r, a, FUTURE_SLOTS * STEPS_PER_TOKEN, 3)
     lg = torch.stack(logits, dim=2).view(b, r, a, FUTURE_SLOTS, -1) if logits else None
@@ -53,9 +61,40 @@ def finish(state: RolloutState, batch: TokenBatch, logits: list[torch.Tensor] | 
     return RolloutOutput(
         token=scatter(token, -1),
         pose=scatter(pose, 0.0),
-        sim_mask=batch.agent_mask & batch.sim_mask,
+        sim_mask=batch.agents.mask & batch.agents.sim_mask,
         logits=scatter(lg, 0.0) if lg is not None else None,
     )
+
+
+def closed_loop(
+    model: SMART,
+    batch: TokenBatch,
+    num_rollouts: int,
+    chooser: Callable[[RolloutScene], Chooser] | None = None,
+    start: str = DEFAULT_START,
+    keep_logits: bool = False,
+    **sampler,
+) -> tuple[RolloutState, list[torch.Tensor] | None]:
+    """The one closed-loop loop every caller shares (simulation, CAT-K, RFT): the model in eval mode (no
+    dropout, no temporal-edge drop) and without gradients, reset, step to the end, its mode restored.
+
+    `chooser` builds the token chooser from the reset scene (default: `TopKSampler(scene, **sampler)`);
+    returns the completed state and, with `keep_logits`, the logits of every step."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            session = RolloutSession(model, num_rollouts, start)
+            state = session.reset(batch)
+            choose = chooser(state.scene) if chooser else TopKSampler(state.scene, **sampler)
+            seen = [] if keep_logits else None
+            while not state.done:
+                state, logits = session.step(state, choose)
+                if seen is not None:
+                    seen.append(logits)
+        return state, seen
+    finally:
+        model.train(was_training)
 
 
 def run_rollout(
@@ -67,19 +106,12 @@ def run_rollout(
     start: str = DEFAULT_START,
     **sampler,
 ) -> RolloutOutput:
-    """Run a session to the end with `choose` (default: `TopKSampler(scene, **sampler)`)."""
-    session = RolloutSession(model, num_rollouts, start)
-    state = session.reset(batch)
-    choose = choose or TopKSampler(state.scene, **sampler)
-    seen = [] if return_logits else None
-    while not state.done:
-        state, logits = session.step(state, choose)
-        if seen is not None:
-            seen.append(logits)
+    """`closed_loop` with a fixed chooser (default: top-k sampling), in the batch's own columns."""
+    chooser = (lambda _scene: choose) if choose is not None else None
+    state, seen = closed_loop(model, batch, num_rollouts, chooser, start, return_logits, **sampler)
     return finish(state, batch, seen)
 
 
-@torch.no_grad()
 def rollout_batch(
     model: SMART,
     batch: TokenBatch,
@@ -92,21 +124,16 @@ def rollout_batch(
 ) -> RolloutOutput:
     """Simulate the agents valid at the current step for 16 token slots (8 s), R rollouts per scenario,
     sampling among the top-k tokens (reproducible per scenario for a seed), from the `start` pose."""
-    was_training = model.training
-    model.eval()
-    try:
-        return run_rollout(
-            model,
-            batch,
-            num_rollouts,
-            return_logits=return_logits,
-            start=start,
-            seed=seed,
-            top_k=top_k,
-            temperature=temperature,
-        )
-    finally:
-        model.train(was_training)
+    return run_rollout(
+        model,
+        batch,
+        num_rollouts,
+        return_logits=return_logits,
+        start=start,
+        seed=seed,
+        top_k=top_k,
+        temperature=temperature,
+    )
 
 
 def empty_rollouts(scenario: Scenario, num_rollouts: int) -> Rollouts:
@@ -117,8 +144,8 @@ def empty_rollouts(scenario: Scenario, num_rollouts: int) -> Rollouts:
 def sim_columns(scenario: Scenario, batch: TokenBatch, b: int) -> torch.Tensor:
     """Batch columns of the scenario's sim agents in track order; DataError if one is missing."""
     ids = scenario.tracks.id[scenario.sim_agent_index()].astype(np.int64)
-    col_of = {int(i): c for c, i in enumerate(batch.agent_id[b].tolist())}
-    sim = (batch.agent_mask[b] & batch.sim_mask[b]).cpu()
+    col_of = {int(i): c for c, i in enumerate(batch.agents.id[b].tolist())}
+    sim = (batch.agents.mask[b] & batch.agents.sim_mask[b]).cpu()
     missing = [int(i) for i in ids if int(i) not in col_of or not bool(sim[col_of[int(i)]])]
     if missing:
         raise DataError(
@@ -132,6 +159,6 @@ def to_rollouts(scenario: Scenario, batch: TokenBatch, b: int, out: RolloutOutpu
     cols = sim_columns(scenario, batch, b)
     ids = scenario.tracks.id[scenario.sim_agent_index()].astype(np.int64)
     p = out.pose[b][:, cols].float().cpu().numpy()  # [R, A, 80, 3]
-    z = batch.agent_z[b, cols].float().cpu().numpy()
+    z = batch.agents.z[b, cols].float().cpu().numpy()
     zz = np.broadcast_to(z[None, :, None], p.shape[:3]).copy()
     return Rollouts(scenario.scenario_id, ids, p[..., 0], p[..., 1], zz, p[..., 2])

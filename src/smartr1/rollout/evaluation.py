@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from smartr1.data.rollouts import Rollouts
 from smartr1.data.scenario import Scenario
+from smartr1.metrics.report import MetricsReport
 from smartr1.metrics.scoring import evaluate_rollouts
 from smartr1.rollout.policy import Policy, load_policy
 
@@ -18,8 +19,8 @@ def evaluate_policy(
     seed: int = 0,
     device: str = "cpu",
     **policy_options,
-) -> tuple[dict, dict[str, Rollouts], dict[str, float]]:
-    """(WOSAC result as `evaluate_rollouts` returns it, the rollouts by scenario id, seconds spent
+) -> tuple[MetricsReport, dict[str, Rollouts], dict[str, float]]:
+    """(WOSAC report as `evaluate_rollouts` returns it, the rollouts by scenario id, seconds spent
     simulating and scoring). `policy` is a Policy, a checkpoint path or a reference policy name."""
     if not isinstance(policy, Policy):
         policy = load_policy(policy, device=device, **policy_options)

@@ -7,8 +7,6 @@ between the two, and `metric_future` applies it with a single gather on the roll
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 
 from smartr1.data.errors import DataError
@@ -27,33 +25,27 @@ def metric_future(
     scenario is its track a, so this one gather is the whole track-order -> metric-order map (ids are
     checked). z is held at its current value, as in `to_rollouts`.
     """
+    scenario_id, agent_id, agent_z = list(batch.scenario_id), batch.agents.id, batch.agents.z
     if rows is not None:
         sel = torch.tensor(rows, device=out.pose.device)
         out = RolloutOutput(out.token[sel], out.pose[sel], out.sim_mask[sel])
-        batch = dataclasses.replace(
-            batch,
-            scenario_id=[batch.scenario_id[i] for i in rows],
-            agent_id=batch.agent_id[sel],
-            agent_z=batch.agent_z[sel],
-        )
-    if list(batch.scenario_id) != list(metric.scenario_ids):
+        scenario_id, agent_id, agent_z = [scenario_id[i] for i in rows], agent_id[sel], agent_z[sel]
+    if scenario_id != list(metric.scenario_ids):
         raise ValueError("the token batch and the metric batch hold different scenarios")
     b, r = out.pose.shape[:2]
     dev = out.pose.device
     real = metric.track_index.to(dev) >= 0
     idx = metric.track_index.to(dev).clamp(min=0)
-    wrong = real & (
-        (batch.agent_id.gather(1, idx) != metric.object_id.to(dev)) | ~out.sim_mask.gather(1, idx)
-    )
+    wrong = real & ((agent_id.gather(1, idx) != metric.object_id.to(dev)) | ~out.sim_mask.gather(1, idx))
     if bool(wrong.any()):
         s, n = (int(v) for v in torch.nonzero(wrong)[0])
         raise DataError(
             None,
-            f"scenario {batch.scenario_id[s]!r}: metric object {int(metric.object_id[s, n])} is not the "
+            f"scenario {scenario_id[s]!r}: metric object {int(metric.object_id[s, n])} is not the "
             f"simulated track {int(idx[s, n])} of the token batch",
         )
     n = idx.shape[1]
     pose = out.pose.gather(2, idx[:, None, :, None, None].expand(b, r, n, *out.pose.shape[3:]))
-    z = batch.agent_z.gather(1, idx)[:, None, :, None, None].expand(b, r, n, pose.shape[3], 1)
+    z = agent_z.gather(1, idx)[:, None, :, None, None].expand(b, r, n, pose.shape[3], 1)
     fut = torch.cat([pose[..., :2], z.to(pose.dtype), pose[..., 2:]], dim=-1).float()
     return torch.where(real[:, None, :, None, None], fut, torch.zeros_like(fut))

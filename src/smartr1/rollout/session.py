@@ -20,53 +20,102 @@ from dataclasses import dataclass
 import torch
 
 from smartr1.data.errors import DataError
-from smartr1.data.timeline import HISTORY_SLOTS, NUM_SLOTS
+from smartr1.data.shapes import shape_problem
+from smartr1.data.timeline import HISTORY_SLOTS, NUM_SLOTS, STEPS_PER_TOKEN
 from smartr1.model.agent_decoder import DecoderCache, MapContext
 from smartr1.model.smart import SMART, batch_nodes
 from smartr1.rollout.sampling import DEFAULT_TOP_K, draw_uniforms, sample_top_k, scenario_generators
 from smartr1.tokens.batch import TokenBatch
 
-_AGENT_FIELDS = ("agent_id", "agent_mask", "agent_class", "agent_size", "agent_z", "token", "token_valid",
-                 "pose", "pose_valid", "sim_mask", "logged", "logged_valid", "train_mask")  # fmt: skip
 START_POSES = ("logged", "tokenized")
 DEFAULT_START = "logged"  # measured better on the kinematic likelihoods (benchmarks/results/rollout_start.md)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RolloutScene:
-    """What stays fixed during a rollout of B scenarios x R rollouts (N = B * R rows, A' columns)."""
+    """What stays fixed during a rollout of B scenarios x R rollouts (N = B * R rows, A' columns).
 
-    batch: TokenBatch  # the batch restricted to its simulated agents, [B, A'] (compacted columns)
-    cols: torch.Tensor  # [B, A'] long, column of the original batch (-1 for padding)
+    batch         TokenBatch  the batch restricted to its simulated agents, [B, A'] (compacted columns)
+    cols          [B, A']     long   column of the original batch (-1 for padding)
+    num_rollouts  int         R
+    ctx           MapContext  encoded map per scenario (B rows), shared by its rollouts
+    table         [C, V+1, D] float  token embeddings
+    row           [N]         long   scenario of each folded row
+    sim           [N, A']     bool   simulated agents
+    agent_class   [N, A']     long   agent class
+    agent_size    [N, A', 3]  float  length, width, height
+    """
+
+    batch: TokenBatch
+    cols: torch.Tensor
     num_rollouts: int
-    ctx: MapContext  # encoded map per scenario (B rows), shared by its rollouts
-    table: torch.Tensor  # [C, V + 1, D] token embeddings
-    row: torch.Tensor  # [N] long, scenario of each folded row
-    sim: torch.Tensor  # [N, A'] bool, simulated agents
-    agent_class: torch.Tensor  # [N, A'] long
-    agent_size: torch.Tensor  # [N, A', 3]
+    ctx: MapContext
+    table: torch.Tensor
+    row: torch.Tensor
+    sim: torch.Tensor
+    agent_class: torch.Tensor
+    agent_size: torch.Tensor
 
     @property
     def scenario_ids(self) -> list[str]:
         return list(self.batch.scenario_id)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RolloutState:
-    """A rollout in progress: `slot` is the token slot chosen next (2..17; 18 = done)."""
+    """A rollout in progress: `slot` is the token slot chosen next (2..17; 18 = done).
+
+    scene   RolloutScene
+    slot    int
+    start   [N, A', 3]  float  the pose the future started from (anchor 2)
+    pose    [N, A', 3]  float  every agent's pose at the start of `slot`
+    logits  [N, A', V]  float  logits of the token at `slot` (None when done)
+    cache   DecoderCache
+    tokens  list        chosen tokens of slots 2..slot-1, each [N, A'] long (-1 = not simulated)
+    poses   list        their 10 Hz poses, each [N, A', 5, 3] float (zeros = not simulated)
+    """
 
     scene: RolloutScene
     slot: int
-    start: torch.Tensor  # [N, A', 3] the pose the future started from (anchor 2)
-    pose: torch.Tensor  # [N, A', 3] every agent's pose at the start of `slot`
-    logits: torch.Tensor | None  # [N, A', V] logits of the token at `slot` (None when done)
+    start: torch.Tensor
+    pose: torch.Tensor
+    logits: torch.Tensor | None
     cache: DecoderCache
-    tokens: list[torch.Tensor]  # chosen tokens of slots 2..slot-1, each [N, A'] (-1 = not simulated)
-    poses: list[torch.Tensor]  # their 10 Hz poses, each [N, A', 5, 3] (zeros = not simulated)
+    tokens: list[torch.Tensor]
+    poses: list[torch.Tensor]
 
     @property
     def done(self) -> bool:
         return self.slot >= NUM_SLOTS
+
+    def validate(self) -> RolloutState:
+        """The state itself, or a ValueError naming the first field (of the state, its scene or the
+        scene's batch) whose shape, dtype or masking differs from the docstrings."""
+        sc = self.scene
+        sc.batch.validate()
+        b, a = sc.batch.agents.mask.shape
+        n = b * sc.num_rollouts
+        sizes = {"B": b, "A'": a, "N": n}
+        problem = shape_problem(sc, "RolloutScene", sizes) or shape_problem(self, "RolloutState", sizes)
+        chosen = self.slot - HISTORY_SLOTS
+        if not problem and not len(self.tokens) == len(self.poses) == chosen:
+            got = f"{len(self.tokens)} / {len(self.poses)}"
+            problem = f"RolloutState.tokens / poses: expected {chosen} each at slot {self.slot}, got {got}"
+        if not problem and (self.logits is None) != self.done:
+            problem = f"RolloutState.logits: expected {'None' if self.done else 'logits'} at slot {self.slot}"
+        for k, (tok, pose) in enumerate(zip(self.tokens, self.poses, strict=False)):
+            want = f"[N={n}, A'={a}"
+            if problem:
+                break
+            if tuple(tok.shape) != (n, a) or tok.dtype != torch.long:
+                problem = (
+                    f"RolloutState.tokens[{k}]: expected {want}] long, got {tuple(tok.shape)} {tok.dtype}"
+                )
+            elif tuple(pose.shape) != (n, a, STEPS_PER_TOKEN, 3):
+                problem = f"RolloutState.poses[{k}]: expected {want}, {STEPS_PER_TOKEN}, 3], got {tuple(pose.shape)}"
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 Chooser = Callable[[RolloutState, torch.Tensor], torch.Tensor]
@@ -75,21 +124,22 @@ Chooser = Callable[[RolloutState, torch.Tensor], torch.Tensor]
 
 def simulated_agents(batch: TokenBatch) -> torch.Tensor:
     """The simulated agents [B, A]; raises DataError when one of them has no usable current pose."""
-    sim = batch.agent_mask & batch.sim_mask
-    cur = batch.pose[:, :, HISTORY_SLOTS]
+    sim = batch.agents.mask & batch.agents.sim_mask
+    cur = batch.agents.pose[:, :, HISTORY_SLOTS]
     bad = sim & ~torch.isfinite(cur).all(-1)
     if bad.any():
         b, a = (int(v) for v in torch.nonzero(bad)[0])
         raise DataError(
             None,
-            f"scenario {batch.scenario_id[b]!r}: agent {int(batch.agent_id[b, a])} has a non-finite pose "
+            f"scenario {batch.scenario_id[b]!r}: agent {int(batch.agents.id[b, a])} has a non-finite pose "
             "at the current step",
         )
     return sim
 
 
 def _compact(batch: TokenBatch, sim: torch.Tensor) -> tuple[TokenBatch, torch.Tensor]:
-    """The batch restricted to its simulated agents, and the original column of every kept column."""
+    """The batch restricted to its simulated agents, and the original column of every kept column.
+    Columns past a scene's simulated agents are padding: masks False, id and token -1."""
     b, a = sim.shape
     n = sim.sum(1)
     width = max(1, int(n.max()) if b else 1)
@@ -97,14 +147,17 @@ def _compact(batch: TokenBatch, sim: torch.Tensor) -> tuple[TokenBatch, torch.Te
     keep = torch.arange(width, device=sim.device)[None] < n[:, None]
     cols = torch.where(keep, order, torch.full_like(order, -1))
     fields = {}
-    for name in _AGENT_FIELDS:
-        t = getattr(batch, name)
+    for f in dataclasses.fields(batch.agents):
+        t = getattr(batch.agents, f.name)
         idx = order.view(b, width, *([1] * (t.dim() - 2))).expand(b, width, *t.shape[2:])
         g = torch.gather(t, 1, idx)
+        k = keep.view(b, width, *([1] * (t.dim() - 2)))
         if g.dtype == torch.bool:
-            g = g & keep.view(b, width, *([1] * (t.dim() - 2)))
-        fields[name] = g
-    return dataclasses.replace(batch, **fields), cols
+            g = g & k
+        elif f.name in ("id", "token"):
+            g = torch.where(k, g, torch.full_like(g, -1))
+        fields[f.name] = g
+    return dataclasses.replace(batch, agents=dataclasses.replace(batch.agents, **fields)), cols
 
 
 class RolloutSession:
@@ -124,13 +177,13 @@ class RolloutSession:
     def reset(self, batch: TokenBatch) -> RolloutState:
         """Encode the map and the history; the returned state holds the logits of slot 2."""
         model, r = self.model, self.num_rollouts
-        batch, cols = _compact(batch, simulated_agents(batch))
-        b, a = batch.agent_mask.shape
-        dev = batch.agent_mask.device
-        sim = batch.agent_mask & batch.sim_mask
+        batch, cols = _compact(batch.validate(), simulated_agents(batch))
+        b, a = batch.agents.mask.shape
+        dev = batch.agents.mask.device
+        sim = batch.agents.mask & batch.agents.sim_mask
         token_in, node_pose, node_valid = batch_nodes(batch, sim)
         node_valid[..., 1] = sim  # the current pose (anchor 2) is known for every simulated agent
-        cls, size = batch.agent_class, batch.agent_size
+        cls, size = batch.agents.cls, batch.agents.size
         ctx = model.encode_map(batch)
         table = model.token_table()
         cache = model.empty_cache(b, a, dev)
@@ -140,7 +193,9 @@ class RolloutSession:
             )
         row = torch.arange(b, device=dev).repeat_interleave(r)  # fold rollouts into the batch
         scene = RolloutScene(batch, cols, r, ctx, table, row, sim[row], cls[row], size[row])
-        start = (batch.logged[:, :, HISTORY_SLOTS] if self.start == "logged" else node_pose[:, :, 1])[row]
+        start = (batch.agents.logged[:, :, HISTORY_SLOTS] if self.start == "logged" else node_pose[:, :, 1])[
+            row
+        ]
         return RolloutState(
             scene=scene,
             slot=HISTORY_SLOTS,
@@ -150,7 +205,7 @@ class RolloutSession:
             cache=cache.repeat_interleave(r),
             tokens=[],
             poses=[],
-        )
+        ).validate()
 
     def step(
         self,
@@ -200,7 +255,7 @@ class TopKSampler:
         self, scene: RolloutScene, seed: int = 0, top_k: int = DEFAULT_TOP_K, temperature: float = 1.0
     ):
         self.generators = scenario_generators(seed, scene.scenario_ids)
-        self.sim = scene.batch.agent_mask & scene.batch.sim_mask
+        self.sim = scene.batch.agents.mask & scene.batch.agents.sim_mask
         self.num_rollouts = scene.num_rollouts
         self.top_k, self.temperature = top_k, temperature
 
@@ -225,7 +280,7 @@ def replay_nodes(state: RolloutState, rows: torch.Tensor | None = None):
     rows = torch.arange(sc.row.numel(), device=sc.row.device) if rows is None else rows
     scen = sc.row[rows]
     sim = sc.sim[rows]
-    token_in, pose, valid = batch_nodes(sc.batch, sc.batch.agent_mask & sc.batch.sim_mask)
+    token_in, pose, valid = batch_nodes(sc.batch, sc.batch.agents.mask & sc.batch.agents.sim_mask)
     token_in, pose, valid = token_in[scen].clone(), pose[scen].clone(), valid[scen].clone()
     valid[..., 1] = sim
     future = torch.stack(state.tokens, -1)[rows]  # [n, A', 16]
@@ -242,6 +297,6 @@ def replay_logits(model: SMART, state: RolloutState, rows: torch.Tensor | None =
     sc = state.scene
     token_in, pose, valid, scen = replay_nodes(state, rows)
     ctx = model.encode_map(sc.batch) if ctx is None else ctx
-    cls, size = sc.batch.agent_class[scen], sc.batch.agent_size[scen]
+    cls, size = sc.batch.agents.cls[scen], sc.batch.agents.size[scen]
     logits = model.forward_nodes(ctx, token_in, pose, valid, cls, size, scen)
     return logits[:, :, HISTORY_SLOTS - 1 : NUM_SLOTS - 1]

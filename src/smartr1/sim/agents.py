@@ -78,7 +78,7 @@ class SimAgents:
         self._state = self._session.reset(batch)
         scene = self._state.scene
         cols = scene.cols[0].tolist()
-        self._ids = [int(batch.agent_id[0, c]) for c in cols if c >= 0]
+        self._ids = [int(batch.agents.id[0, c]) for c in cols if c >= 0]
         self._col = {i: j for j, i in enumerate(self._ids)}
         self._sampler = TopKSampler(scene, seed=self.seed, top_k=self.top_k, temperature=self.temperature)
         self._t = self._t_start = scenario.current_step

@@ -6,13 +6,14 @@ each driving a random token sequence from a random start pose, next to a grid of
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
 
 from smartr1.data.geometry import to_world
 from smartr1.data.timeline import NUM_SLOTS
-from smartr1.tokens.batch import TokenBatch
+from smartr1.tokens.batch import AgentBatch, MapBatch, TokenBatch
 
 
 def arc_vocab_poses(vocab_size: int, num_classes: int = 3, seed: int = 0) -> torch.Tensor:
@@ -85,25 +86,36 @@ def random_scene_batch(
     light = torch.randint(0, 5, (b, m), generator=g)
     # the logged poses: a few cm and mrad off the tokenized anchors, as in real data
     logged = pose + torch.randn(b, a, s + 1, 3, generator=g) * torch.tensor([0.05, 0.05, 0.01])
-    return TokenBatch(
-        scenario_id=[f"synthetic-{seed}-{i}" for i in range(b)],
-        agent_id=torch.arange(a).expand(b, a).clone(),
-        agent_mask=torch.ones(b, a, dtype=torch.bool),
-        agent_class=cls,
-        agent_size=torch.tensor([4.5, 2.0, 1.6]).expand(b, a, 3).clone(),
-        agent_z=torch.zeros(b, a),
+    agents = AgentBatch(
+        id=torch.arange(a).expand(b, a).clone(),
+        mask=torch.ones(b, a, dtype=torch.bool),
+        cls=cls,
+        size=torch.tensor([4.5, 2.0, 1.6]).expand(b, a, 3).clone(),
+        z=torch.zeros(b, a),
         token=token,
         token_valid=valid,
         pose=pose,
+        pose_valid=torch.cat([valid[..., :1], valid], dim=-1),
         sim_mask=torch.ones(b, a, dtype=torch.bool),
         logged=logged,
         logged_valid=torch.cat([valid[..., :1], valid], dim=-1),
         train_mask=torch.ones(b, a, dtype=torch.bool),
-        map_points=pts,
-        map_pose=mp,
-        map_kind=kind,
-        map_light=light,
-        map_mask=torch.ones(b, m, dtype=torch.bool),
-        pose_valid=torch.cat([valid[..., :1], valid], dim=-1),
-        map_feature_id=torch.arange(m).expand(b, m).clone(),
     )
+    lanes = MapBatch(
+        points=pts,
+        pose=mp,
+        kind=kind,
+        light=light,
+        mask=torch.ones(b, m, dtype=torch.bool),
+        feature_id=torch.arange(m).expand(b, m).clone(),
+    )
+    return TokenBatch([f"synthetic-{seed}-{i}" for i in range(b)], agents, lanes).validate()
+
+
+def pad_agents(batch: TokenBatch, scene: int, first: int) -> TokenBatch:
+    """Make agent columns `first:` of `scene` padding, in place and as `collate` pads: masks False,
+    id and token -1, everything else 0."""
+    for f in dataclasses.fields(batch.agents):
+        t = getattr(batch.agents, f.name)
+        t[scene, first:] = -1 if f.name in ("id", "token") else 0
+    return batch

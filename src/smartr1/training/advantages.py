@@ -1,6 +1,7 @@
 """Advantage rules of reinforcement fine-tuning: how a realism reward becomes a learning signal.
 
-Each is a small pure function; `rft.py` picks one by name. Rewards are WOSAC meta-metrics.
+Each is a small pure function; `RULES` names them with the reward each needs, and `rft.py` picks one
+by name (a new rule is one function and one entry there). Rewards are WOSAC meta-metrics.
 - MPO (SMART-R1): a fixed target alpha instead of a learned or group baseline.
 - GRPO: normalised within a group of G independent rollout sets of the same scenario.
 - REINFORCE: a running mean of past rewards as the baseline.
@@ -9,6 +10,7 @@ Each is a small pure function; `rft.py` picks one by name. Rewards are WOSAC met
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -50,3 +52,46 @@ def leave_one_out(loo_metric: torch.Tensor) -> torch.Tensor:
     """r_i = mean_j M(-j) - M(-i): loo_metric [S, R] holds M(-i), the meta-metric of the rollouts
     without rollout i. A rollout whose removal lowers the metric helped it: positive reward."""
     return loo_metric.mean(-1, keepdim=True) - loo_metric
+
+
+@dataclass
+class RuleState:
+    """What a rule may use besides the rewards: MPO's fixed target, REINFORCE's running baseline."""
+
+    alpha: float
+    baseline: RunningMean
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An advantage rule. `reward`: what it scores per scenario, "set" (one meta-metric of all R
+    rollouts, [S, 1]), "groups" (one per group of R independent rollouts, [S, G]) or "leave_one_out"
+    (the meta-metric without each rollout, [S, R]); `advantage`: rewards -> advantages of that shape."""
+
+    reward: str
+    advantage: Callable[[torch.Tensor, RuleState], torch.Tensor]
+
+
+def _mpo(reward: torch.Tensor, state: RuleState) -> torch.Tensor:
+    return mpo(reward, state.alpha)
+
+
+def _grpo(reward: torch.Tensor, state: RuleState) -> torch.Tensor:
+    return grpo(reward)
+
+
+def _reinforce(reward: torch.Tensor, state: RuleState) -> torch.Tensor:
+    return reinforce(reward, state.baseline)
+
+
+def _leave_one_out(reward: torch.Tensor, state: RuleState) -> torch.Tensor:
+    return leave_one_out(reward)
+
+
+# module-level functions, not lambdas: a stage module holding its rule must pickle (DDP spawn)
+RULES: dict[str, Rule] = {
+    "mpo": Rule("set", _mpo),
+    "grpo": Rule("groups", _grpo),
+    "reinforce": Rule("set", _reinforce),
+    "loo": Rule("leave_one_out", _leave_one_out),
+}

@@ -3,7 +3,7 @@ step continue from the one of its top-K tokens that lands closest to the log, an
 token that would bring the agent back onto the log from wherever the rollout has taken it.
 
 Distances are the mean corner distance of the token's end box (the class box) to the logged box at
-the next anchor, as in tokenizing; the logged boxes are `TokenBatch.logged` (flip-free, not
+the next anchor, as in tokenizing; the logged boxes are `TokenBatch.agents.logged` (flip-free, not
 tokenized). Agents whose log is not valid at the next anchor follow the policy.
 """
 
@@ -24,8 +24,8 @@ class ClosestOfTopK:
     def __init__(self, scene: RolloutScene, vocab: MotionVocab, top_k: int, fallback: Chooser):
         self.vocab, self.top_k, self.fallback = vocab, top_k, fallback
         rows = scene.row
-        self.logged = scene.batch.logged[rows]  # [N, A', 19, 3]
-        self.logged_valid = scene.batch.logged_valid[rows] & scene.sim[..., None]
+        self.logged = scene.batch.agents.logged[rows]  # [N, A', 19, 3]
+        self.logged_valid = scene.batch.agents.logged_valid[rows] & scene.sim[..., None]
         self.agent_class = scene.agent_class
 
     def __call__(self, state: RolloutState, logits: torch.Tensor) -> torch.Tensor:
@@ -44,8 +44,8 @@ def recovery_targets(state: RolloutState, vocab: MotionVocab) -> tuple[torch.Ten
     scene, rows = state.scene, state.scene.row
     ends = torch.stack([p[:, :, -1] for p in state.poses], 2)  # anchors 3..18
     at = torch.cat([state.start[:, :, None], ends[:, :, :-1]], 2)  # anchors 2..17: where slot k starts
-    logged = scene.batch.logged[rows][:, :, HISTORY_SLOTS + 1 : NUM_SLOTS + 1]  # anchors 3..18
-    ok = scene.batch.logged_valid[rows][:, :, HISTORY_SLOTS + 1 : NUM_SLOTS + 1] & scene.sim[..., None]
+    logged = scene.batch.agents.logged[rows][:, :, HISTORY_SLOTS + 1 : NUM_SLOTS + 1]  # anchors 3..18
+    ok = scene.batch.agents.logged_valid[rows][:, :, HISTORY_SLOTS + 1 : NUM_SLOTS + 1] & scene.sim[..., None]
     cls = scene.agent_class[..., None].expand(ok.shape)
     target = match_tokens(at, logged, cls, vocab)
     return torch.where(ok, target, torch.full_like(target, -1)), ok

@@ -20,15 +20,13 @@ from typing import Any
 
 import yaml
 
+from smartr1.data.atomic import atomic_write_bytes
 from smartr1.model.config import ModelConfig, model_config
 from smartr1.rollout.sampling import DEFAULT_TOP_K
+from smartr1.training.advantages import RULES
 
 STAGES = ("pretrain", "sft", "rft", "sft2")
 STAGE_BASE = {"sft2": "sft"}  # a stage whose file layers over another stage's
-# CAT-K is published without label smoothing; on short CPU budgets that sharpened the nano model and
-# moving vehicles slowed with every SFT stage (benchmarks/results/base_model.md), so the demo, the
-# cpu-long recipe and the ablation keep pretraining's 0.1 in their SFT stages.
-CPU_SFT_LABEL_SMOOTHING = 0.1
 
 
 def config_dir_default() -> Traversable:
@@ -98,7 +96,7 @@ class SftConfig:
 class RftConfig:
     """Reinforcement fine-tuning with the WOSAC meta-metric as reward (MPO and baselines)."""
 
-    rule: str = "mpo"  # mpo | grpo | reinforce | loo (RLFTSim's leave-one-out)
+    rule: str = "mpo"  # a name in advantages.RULES: mpo | grpo | reinforce | loo (RLFTSim's leave-one-out)
     alpha: float | str = "auto"  # MPO target; auto = the starting model's mean reward - alpha_margin
     alpha_margin: float = 0.01  # published: alpha 0.77 vs 0.781 mean reward of the SFT model
     calibration_scenarios: int = 16  # training scenarios whose mean reward calibrates alpha: auto
@@ -114,6 +112,10 @@ class RftConfig:
     start: str = "logged"
     freeze_map_encoder: bool = True
     freeze_embeddings: bool = True
+
+    def __post_init__(self):
+        if self.rule not in RULES:
+            raise ValueError(f"unknown RFT rule {self.rule!r}; choose one of {tuple(RULES)}")
 
 
 @dataclass
@@ -133,8 +135,6 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def save(self, path: str | Path) -> None:
-        from smartr1.data.atomic import atomic_write_bytes
-
         text = yaml.safe_dump(self.to_dict(), sort_keys=False)
         atomic_write_bytes(path, [text.encode()])
 
@@ -213,3 +213,32 @@ def load_config(
     if d.get("size", size) != size:
         return load_config(stage, d["size"], path, overrides, cdir)
     return from_dict(d)
+
+
+def config_from_hparams(hparams: dict) -> TrainConfig:
+    """The typed config of a stage module's hyper-parameters: `config` (a TrainConfig or its dict), or
+    the separate entries that checkpoints held before the typed config (model_config, optim, max_steps,
+    stage, parent, seed, sft, rft, train_files, alpha)."""
+    config = hparams.get("config")
+    if isinstance(config, TrainConfig):
+        return config
+    if config is not None:
+        return from_dict(config)
+    h = hparams
+    if "model_config" not in h:
+        raise ValueError(f"stage hyper-parameters hold neither `config` nor `model_config`: {sorted(h)}")
+    rft = dict(h.get("rft") or {})
+    if "alpha" in h:
+        rft["alpha"] = h["alpha"]
+    d = {
+        "stage": h.get("stage", "pretrain"),
+        "init_checkpoint": h.get("parent"),
+        "model": dict(h["model_config"]),
+        "optim": dict(h.get("optim") or {}),
+        "trainer": {"max_steps": h.get("max_steps", TrainerConfig.max_steps), "seed": h.get("seed", 0)},
+        "data": {"train": list(h.get("train_files") or [])},
+        "sft": dict(h.get("sft") or {}),
+        "rft": rft,
+    }
+    cfg = from_dict(d)  # the model as its checkpoint stated it (old configs lack newer fields)
+    return dataclasses.replace(cfg, model=ModelConfig.from_dict(h["model_config"]))

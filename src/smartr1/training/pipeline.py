@@ -1,77 +1,174 @@
-"""SMART-R1's training pipeline in one call: pretrain -> CAT-K SFT -> RFT -> CAT-K SFT.
+"""SMART-R1's training pipeline: pretrain -> CAT-K SFT -> RFT -> CAT-K SFT, described by a recipe.
 
-Each stage trains in its own directory `<out>/<stage>/` from the previous stage's last checkpoint
-(recorded as its parent), with its own small config (`smartr1/configs/<stage>.yaml`) plus the
-pipeline's shared settings and per-stage overrides; after it the held-out metric is computed and the
-stage is marked done (`<out>/<stage>/done.json`, written atomically). Rerunning the pipeline skips
-finished stages and resumes an interrupted one from its last checkpoint, so a killed run continues
-exactly where it stopped.
+A recipe (`Recipe`; YAML in `smartr1/configs/recipes/`, or a user's file) holds only what differs from
+the stage configs: `shared` settings for every stage, `stages: {stage: settings}` for one stage,
+`order` (the stages to run) and `size`; `base: NAME` layers it over another recipe. The demo's
+schedule, cpu-long, womd-gpu and every ablation row are recipes.
+
+`run_pipeline` trains each stage in its own directory from the previous stage's last checkpoint
+(recorded as its parent); after it the held-out metric is computed and the stage is marked done
+(`done.json`, written atomically). Rerunning skips finished stages and resumes an interrupted one from
+its last checkpoint, so a killed run continues exactly where it stopped. With `share_prefixes`, a
+stage's directory is named by the chain of stages and settings that led to it, so recipes that begin
+alike (the ablation's rows) train their common stages once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from importlib.resources.abc import Traversable
 from pathlib import Path
+
+import yaml
 
 from smartr1.data.atomic import atomic_write_bytes
 from smartr1.data.scenario import Scenario
 from smartr1.rollout.evaluation import evaluate_policy
-from smartr1.training.config import load_config, merge_dicts
-from smartr1.training.pretrain import train_pretrain
-from smartr1.training.rft import train_rft
-from smartr1.training.sft import train_sft
+from smartr1.training.config import STAGES, TrainConfig, config_dir_default, load_config, merge_dicts
+from smartr1.training.stages import run_stage
 
 PIPELINE = ("pretrain", "sft", "rft", "sft2")
-TRAIN = {"pretrain": train_pretrain, "sft": train_sft, "rft": train_rft, "sft2": train_sft}
+RECIPE_KEYS = {"base", "shared", "stages", "size", "order"}
 
 
-def stage_done(out: Path, stage: str) -> dict | None:
-    marker = Path(out) / stage / "done.json"
+@dataclass(frozen=True)
+class Recipe:
+    """A pipeline run: stages in `order`, `shared` overrides for each, `stages[name]` for one."""
+
+    size: str = "nano"
+    order: tuple[str, ...] = PIPELINE
+    shared: dict = field(default_factory=dict)
+    stages: dict[str, dict] = field(default_factory=dict)
+
+    def __post_init__(self):
+        unknown = sorted((set(self.order) | set(self.stages)) - set(STAGES))
+        if unknown:
+            raise ValueError(f"unknown pipeline stages {unknown}; known: {STAGES}")
+
+    def over(self, shared: dict | None = None, stages: dict[str, dict] | None = None, **fields) -> Recipe:
+        """This recipe with more overrides layered on top (later wins)."""
+        merged = dict(self.stages)
+        for s, ov in (stages or {}).items():
+            merged[s] = merge_dicts(merged.get(s, {}), ov)
+        return replace(self, shared=merge_dicts(self.shared, shared or {}), stages=merged, **fields)
+
+    def overrides(self, stage: str) -> dict:
+        """Everything the recipe sets for `stage` (shared first, the stage's own on top)."""
+        return merge_dicts(self.shared, self.stages.get(stage, {}))
+
+    def stage_config(self, stage: str, out: Path, parent: str | None) -> TrainConfig:
+        ov = merge_dicts(self.overrides(stage), {"out": str(out)})
+        if parent:
+            ov["init_checkpoint"] = str(parent)
+        return load_config(stage, self.size, overrides=ov)
+
+
+def recipe_dir() -> Traversable:
+    return config_dir_default() / "recipes"
+
+
+def recipe_names() -> list[str]:
+    """The shipped recipes, by name (ablation rows as `ablation/<row>`)."""
+    names = []
+    for p in recipe_dir().iterdir():
+        if p.name.endswith(".yaml"):
+            names.append(p.name.removesuffix(".yaml"))
+        elif p.is_dir():
+            names += [
+                f"{p.name}/{q.name.removesuffix('.yaml')}" for q in p.iterdir() if q.name.endswith(".yaml")
+            ]
+    return sorted(names)
+
+
+def recipe_file(name: str | Path) -> Path | Traversable:
+    """A recipe file: a path that exists, or the name of a shipped recipe."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    shipped = recipe_dir().joinpath(*f"{name}.yaml".split("/"))
+    if path.suffix == "" and shipped.is_file():
+        return shipped
+    raise ValueError(f"{name}: no such file, and not a shipped recipe ({', '.join(recipe_names())})")
+
+
+def parse_recipe(spec: dict, where: str = "recipe", _seen: tuple[str, ...] = ()) -> Recipe:
+    """A Recipe from a parsed YAML mapping (its `base` first, this one layered over it)."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"{where}: a recipe is a mapping, got {type(spec).__name__}")
+    unknown = set(spec) - RECIPE_KEYS
+    if unknown:
+        raise ValueError(f"{where}: unknown pipeline keys {sorted(unknown)}; valid: {sorted(RECIPE_KEYS)}")
+    base = Recipe()
+    if spec.get("base"):
+        if spec["base"] in _seen:
+            raise ValueError(f"{where}: recipes extend each other in a circle: {(*_seen, spec['base'])}")
+        base = load_recipe(spec["base"], (*_seen, spec["base"]))
+    fields = {k: spec[k] for k in ("size",) if k in spec}
+    if spec.get("order") is not None:
+        fields["order"] = tuple(spec["order"])
+    return base.over(spec.get("shared") or {}, spec.get("stages") or {}, **fields)
+
+
+def load_recipe(name: str | Path, _seen: tuple[str, ...] = ()) -> Recipe:
+    """A recipe from a file or a shipped name (`cpu-long`, `demo`, `ablation/sft+rft`, ...)."""
+    f = recipe_file(name)
+    try:
+        spec = yaml.safe_load(f.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"{f}: cannot read recipe ({e})") from e
+    return parse_recipe(spec, str(f), _seen or (str(name),))
+
+
+def stage_done(stage_dir: Path) -> dict | None:
+    marker = Path(stage_dir) / "done.json"
     return json.loads(marker.read_text()) if marker.exists() else None
+
+
+def chain_dirs(out: Path, recipe: Recipe) -> list[Path]:
+    """Per stage: <out>/<stage>-<hash of the chain's settings so far>, so equal prefixes share."""
+    dirs, chain = [], []
+    for stage in recipe.order:
+        chain.append([stage, recipe.overrides(stage), recipe.size])
+        digest = hashlib.sha1(json.dumps(chain, sort_keys=True, default=str).encode()).hexdigest()[:8]
+        dirs.append(out / f"{'__'.join(s for s, _, _ in chain)}-{digest}")
+    return dirs
 
 
 def run_pipeline(
     out: str | Path,
-    shared: dict,
-    per_stage: dict[str, dict] | None = None,
-    stages: Sequence[str] = PIPELINE,
-    size: str = "nano",
+    recipe: Recipe,
     val: Sequence[Scenario] = (),
     rollouts: int = 32,
     seed: int = 0,
     device: str = "cpu",
     init_checkpoint: str | None = None,
     on_stage: Callable[[str, dict], None] | None = None,
+    share_prefixes: bool = False,
+    callbacks: Sequence = (),
 ) -> dict[str, dict]:
-    """Run `stages` in order; returns {stage: done record} (checkpoint, parent, seconds, held-out metrics).
-
-    `shared` overrides every stage's config (data, trainer, ...), `per_stage[stage]` one stage's; the
-    first stage starts from `init_checkpoint` if given (required unless it is pretraining).
-    """
+    """Run the recipe's stages in order; returns {stage: done record} (checkpoint, parent, seconds,
+    held-out metrics when `val` is given). The first stage starts from `init_checkpoint` if given
+    (required unless it is pretraining); `callbacks` are extra Lightning callbacks for every stage."""
     out = Path(out)
-    per_stage = per_stage or {}
-    unknown = set(stages) - set(TRAIN)
-    if unknown:
-        raise ValueError(f"unknown pipeline stages {sorted(unknown)}; known: {PIPELINE}")
+    dirs = chain_dirs(out, recipe) if share_prefixes else [out / s for s in recipe.order]
     records: dict[str, dict] = {}
     parent = init_checkpoint
-    for stage in stages:
-        rec = stage_done(out, stage)
+    for stage, stage_dir in zip(recipe.order, dirs, strict=True):
+        rec = stage_done(stage_dir)
         if rec is None:
-            overrides = merge_dicts(merge_dicts(shared, per_stage.get(stage, {})), {"out": str(out / stage)})
-            if parent:
-                overrides["init_checkpoint"] = str(parent)
-            cfg = load_config(stage, size, overrides=overrides)
+            cfg = recipe.stage_config(stage, stage_dir, parent)
             t0 = time.perf_counter()
-            ckpt = TRAIN[stage](cfg, resume=True)
+            ckpt = run_stage(cfg, resume=True, callbacks=list(callbacks))
             seconds = time.perf_counter() - t0
             rec = {"stage": stage, "checkpoint": str(ckpt), "parent": parent, "train_seconds": seconds}
             if val:
                 res, _, sec = evaluate_policy(str(ckpt), val, rollouts, seed, device)
-                rec.update(held_out={"dataset": res["dataset"], "buckets": res["buckets"]}, eval_seconds=sec)
-            atomic_write_bytes(out / stage / "done.json", [json.dumps(rec, indent=1).encode()])
+                rec.update(held_out={"dataset": res.dataset, "buckets": res.buckets}, eval_seconds=sec)
+            atomic_write_bytes(stage_dir / "done.json", [json.dumps(rec, indent=1).encode()])
         records[stage] = rec
         if on_stage is not None:
             on_stage(stage, rec)

@@ -1,4 +1,5 @@
-"""What every training stage shares: its vocabulary, its Lightning Trainer, and running it.
+"""What every training stage shares: its vocabulary, its Lightning Trainer, and fitting it
+(`smartr1.training.stages.run_stage` wires a stage together from these).
 
 A stage writes into its own run directory: `config.yaml` (resolved), `vocab.pt` (pretraining builds
 it; later stages take their parent checkpoint's), `checkpoints/last.ckpt` (atomic, resumable: a
@@ -7,32 +8,29 @@ resumed run continues exactly as an uninterrupted one) and TensorBoard logs unde
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
 
+from smartr1.data.womd import read_scenarios
+from smartr1.model.config import ModelConfig
+from smartr1.tokens.vocab_build import build_vocab
+from smartr1.tokens.vocabulary import MotionVocab
 from smartr1.training.config import TrainConfig
 from smartr1.training.resume import AtomicCheckpointIO, RandomState, SaveLastOnEnd, last_checkpoint
 
 
-def resolve_vocab(cfg: TrainConfig, out: Path):
-    """The run's motion vocabulary: the parent checkpoint's (later stages), data.vocab if given, else
+def resolve_vocab(cfg: TrainConfig, out: Path) -> MotionVocab:
+    """A first stage's motion vocabulary (later stages take their parent's): data.vocab if given, else
     <out>/vocab.pt (built once from the training data)."""
-    from smartr1.model.checkpoint import load_model
-    from smartr1.tokens.vocab_build import build_vocab
-    from smartr1.tokens.vocabulary import MotionVocab
-
-    if cfg.init_checkpoint:
-        return load_model(cfg.init_checkpoint)[1]
     if cfg.data.vocab:
         return MotionVocab.load(cfg.data.vocab)
     path = out / "vocab.pt"
     if path.exists():
         return MotionVocab.load(path)
-    from smartr1.data.womd import read_scenarios
-
     scenarios = itertools.islice(
         read_scenarios(cfg.data.train, skip_bad=cfg.data.skip_bad), cfg.data.vocab_scenarios
     )
@@ -42,9 +40,6 @@ def resolve_vocab(cfg: TrainConfig, out: Path):
 
 
 def make_trainer(cfg: TrainConfig, out: Path, has_val: bool, callbacks: list | None = None) -> L.Trainer:
-    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-    from lightning.pytorch.loggers import TensorBoardLogger
-
     t = cfg.trainer
     ckpt = ModelCheckpoint(
         dirpath=out / "checkpoints",
@@ -85,7 +80,7 @@ def make_trainer(cfg: TrainConfig, out: Path, has_val: bool, callbacks: list | N
     )
 
 
-def model_reach(m, closed_loop: bool = False) -> float:
+def model_reach(m: ModelConfig, closed_loop: bool = False) -> float:
     """Farthest a map segment can be from an agent and still change its logits (plus 5 m margin);
     closed-loop stages add 50 m, for rollouts that leave the logged tracks behind."""
     return m.map_to_agent_radius + m.map_layers * m.map_radius + (55.0 if closed_loop else 5.0)
@@ -102,20 +97,3 @@ def fit(
     if last is None:
         raise RuntimeError(f"training finished without writing {out / 'checkpoints' / 'last.ckpt'}")
     return last
-
-
-def prepare_run(cfg: TrainConfig):
-    """Create the run directory, seed everything, resolve the vocabulary (and, for a stage with a parent
-    checkpoint, the parent's model config) and save the resolved config. Returns (cfg, vocab, out)."""
-    from smartr1.model.checkpoint import load_model
-
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
-    vocab = resolve_vocab(cfg, out)
-    model = dataclasses.replace(cfg.model, vocab_size=vocab.size)
-    if cfg.init_checkpoint:
-        model = load_model(cfg.init_checkpoint)[0].cfg
-    cfg = dataclasses.replace(cfg, model=model)
-    cfg.save(out / "config.yaml")
-    return cfg, vocab, out

@@ -1,16 +1,19 @@
-"""The LightningModule part every training stage shares: the model, AdamW with a cosine schedule,
-optional freezing, and the smartr1 entry of its checkpoints (stage, parent, configs)."""
+"""The LightningModule part every training stage shares: the run's typed config, the model, AdamW with a
+cosine schedule, optional freezing, the smartr1 entry of its checkpoints, and (for the token-loss
+stages, pretraining and CAT-K SFT) one training / validation step."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import lightning as L
 import torch
 
 from smartr1.model.checkpoint import smartr1_meta
-from smartr1.model.config import ModelConfig
 from smartr1.model.smart import SMART
+from smartr1.training.config import TrainConfig, config_from_hparams
+from smartr1.training.datamodule import SceneDataModule
 
 
 def cosine_lambda(max_steps: int, warmup: int, min_ratio: float):
@@ -34,16 +37,39 @@ def embedding_parameters(model: SMART) -> list[torch.nn.Parameter]:
 
 
 class StageModule(L.LightningModule):
-    """Subclasses call `super().__init__(model_config, vocab_poses)`, then `save_hyperparameters` with
-    at least `optim`, `max_steps`, `stage`, `parent` and `vocab_config`."""
+    """A stage built from the run's typed `TrainConfig`.
 
-    def __init__(self, model_config: dict, vocab_poses: torch.Tensor | None = None):
+    The config is kept in the checkpoint's hyper-parameters as a plain dict (`config`) and rebuilt typed
+    here, so `load_from_checkpoint` works without pickled classes; checkpoints written before the typed
+    config (hyper-parameters `model_config`, `optim`, `max_steps`, ...) rebuild through
+    `config_from_hparams`."""
+
+    def __init__(
+        self,
+        config: TrainConfig | dict | None = None,
+        vocab_config: dict | None = None,
+        vocab_poses: torch.Tensor | None = None,
+        **legacy,
+    ):
         super().__init__()
-        self.model = SMART(ModelConfig.from_dict(model_config), vocab_poses)
+        cfg = config_from_hparams({"config": config, **legacy})
+        self.save_hyperparameters({"config": cfg.to_dict(), "vocab_config": vocab_config})
+        self.cfg = cfg
+        self.model = SMART(cfg.model, vocab_poses)
+        self.compile_model = cfg.trainer.compile
+
+    @classmethod
+    def resolve(cls, cfg: TrainConfig, parent: SMART | None, dm: SceneDataModule, out: Path) -> TrainConfig:
+        """Settings only known once the parent and the data exist (e.g. RFT's `alpha: auto`)."""
+        return cfg
+
+    def start_from(self, parent: SMART) -> None:
+        """Start from the parent checkpoint's weights."""
+        self.model.load_state_dict(parent.state_dict())
 
     def configure_model(self) -> None:
         """`trainer.compile`: compile the model in place (its state-dict keys, hence checkpoints, stay the same)."""
-        if getattr(self, "compile_model", False) and not getattr(self, "_compiled", False):
+        if self.compile_model and not getattr(self, "_compiled", False):
             self.model.compile(dynamic=True)
             self._compiled = True
 
@@ -55,15 +81,37 @@ class StageModule(L.LightningModule):
                 p.requires_grad_(False)
 
     def configure_optimizers(self):
-        o = self.hparams.optim
+        o = self.cfg.optim
         params = [p for p in self.model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=o["lr"], weight_decay=o["weight_decay"])
+        opt = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, cosine_lambda(self.hparams.max_steps, o["warmup_steps"], o["min_lr_ratio"])
+            opt, cosine_lambda(self.cfg.trainer.max_steps, o.warmup_steps, o.min_lr_ratio)
         )
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint):
         checkpoint["smartr1"] = smartr1_meta(
-            self.model, self.hparams.stage, self.hparams.parent, self.hparams.vocab_config
+            self.model, self.cfg.stage, self.cfg.init_checkpoint, self.hparams.vocab_config
         )
+
+
+class TokenLossModule(StageModule):
+    """A stage trained by cross-entropy towards one target token per agent and slot (pretraining: the
+    logged next token; CAT-K: the recovery token). Subclasses give `loss(batch) -> (loss, stats)`."""
+
+    def loss(self, batch) -> tuple[torch.Tensor, dict]:
+        raise NotImplementedError
+
+    def training_step(self, batch, batch_idx):
+        loss, stats = self.loss(batch)
+        bs = len(batch.scenario_id)
+        self.log("train/loss", loss, prog_bar=True, batch_size=bs)
+        self.log("train/acc", stats["acc"], batch_size=bs)
+        self.log("train/tokens", float(stats["tokens"]), batch_size=bs, reduce_fx="sum")
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        loss, stats = self.loss(batch)
+        bs = len(batch.scenario_id)
+        self.log("val/loss", loss, prog_bar=True, batch_size=bs, sync_dist=True)
+        self.log("val/acc", stats["acc"], batch_size=bs, sync_dist=True)

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from PIL import Image
 
 from smartr1.data.atomic import atomic_path
 from smartr1.data.errors import DataError
@@ -263,9 +265,6 @@ def _gif_palette(first: np.ndarray):
     """One 256-colour palette for every frame: every style colour exactly (also faded over the background,
     as trails are drawn), then the first frame's own colours. So a signal that turns green later still
     finds green, and frames stay identical where nothing moved, which keeps the GIF small."""
-    from matplotlib.colors import to_rgb
-    from PIL import Image
-
     bg = np.array(to_rgb(style.BACKGROUND))
     colors = {
         *[c for pair in style.AGENT_COLORS.values() for c in pair],
@@ -283,8 +282,6 @@ def _gif_palette(first: np.ndarray):
 
 
 def _write_gif(path: Path, frames: Iterator[np.ndarray], fps: float) -> None:
-    from PIL import Image
-
     palette = None
     images = []
     for f in frames:

@@ -28,13 +28,18 @@ from pathlib import Path
 
 import numpy as np
 
+from smartr1.data.atomic import atomic_write_bytes
 from smartr1.data.errors import DataError
+from smartr1.data.progress import count_bar
 from smartr1.data.scenario import AgentType, Scenario
+from smartr1.data.sumo.map_extract import extract_map
 from smartr1.data.sumo.plan import GenerateConfig, WorldResult, plan_worlds, shard_name, world_seed
+from smartr1.data.sumo.record import Recorder
 from smartr1.data.sumo.windows import cut_scenario, far_from, sdc_candidates, sdc_order
 from smartr1.data.sumo.workers import run_worlds
 from smartr1.data.sumo.world import WorldError, build_world, sample_world
 from smartr1.data.timeline import CURRENT_STEP, NUM_STEPS
+from smartr1.data.womd import write_scenarios
 
 
 def _report(report, *msg) -> None:
@@ -51,9 +56,6 @@ def simulate_world(
     `info` receives the layout, recorded seconds, teleports and stage timings once it is done.
     """
     info = {} if info is None else info
-    from smartr1.data.sumo.map_extract import extract_map
-    from smartr1.data.sumo.record import Recorder
-
     t0 = time.perf_counter()
     sec = {}
     per_window = max(1, cfg.sdcs_per_window)
@@ -153,8 +155,6 @@ def generate_world(
 
     `first_attempt`/`failures` continue a world whose worker process died in an earlier attempt.
     """
-    from smartr1.data.womd import write_scenarios
-
     failures = list(failures or [])
     t0 = time.perf_counter()
     for attempt in range(first_attempt, cfg.max_attempts):
@@ -209,8 +209,6 @@ def _run_key(seed: int, world: int, quota: int, cfg: GenerateConfig) -> dict:
 
 
 def _mark_done(out_dir, seed: int, world: int, quota: int, cfg: GenerateConfig, r: WorldResult) -> None:
-    from smartr1.data.atomic import atomic_write_bytes
-
     record = dict(key=_run_key(seed, world, quota, cfg), bytes=Path(r.path).stat().st_size, result=asdict(r))
     atomic_write_bytes(_done_path(out_dir, seed, world), [json.dumps(record).encode()])
 
@@ -271,8 +269,6 @@ def generate(
     Shards an earlier run with the same seed, quota and config finished are kept (see the module
     docstring); the summary lists them in `kept`.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     cfg = cfg or GenerateConfig()
     if num < 1:
         raise ValueError(f"num must be >= 1, got {num}")
@@ -285,16 +281,7 @@ def generate(
     t0 = time.perf_counter()
     done = {w: 0 for w in range(len(quotas))}
     kept: list[int] = []
-    bar = Progress(
-        TextColumn("[bold]generate[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("scenarios"),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[note]}"),
-        console=console,
-        disable=not progress,
-    )
+    bar = count_bar("generate", "scenarios", console, progress)
     with bar:
         task = bar.add_task("generate", total=num, note="")
 
@@ -333,8 +320,6 @@ def generate(
         machine=dict(cpu_count=os.cpu_count(), platform=platform.platform()),
         kept=sorted(kept),
     )
-    from smartr1.data.atomic import atomic_write_bytes
-
     # Hidden, so that readers globbing `out/*` or listing the directory see only shards.
     atomic_write_bytes(
         out / f".sumo-s{seed}.generate.json", [json.dumps(summary.to_json(), indent=1).encode()]

@@ -61,7 +61,7 @@ def resample(points, step: float = RESAMPLE_M) -> np.ndarray:
 
 def _side(shape, offset: float) -> list:
     """Offset a polyline sideways (positive = right of the driving direction)."""
-    import sumolib
+    import sumolib  # SUMO: slow to import (~0.2 s), needed only while a world's map is extracted
 
     return sumolib.geomhelper.move2side(list(shape), offset)
 
@@ -77,7 +77,7 @@ def _bike_only(lane) -> bool:
 
 def extract_map(net_file: str | Path, tls_ids: list[str] | None = None) -> WorldMap:
     """Read a SUMO .net.xml and build every map feature of the world (polylines resampled at 0.5 m)."""
-    import sumolib
+    import sumolib  # SUMO: slow to import (~0.2 s), needed only while a world's map is extracted
 
     try:
         net = sumolib.net.readNet(str(net_file), withInternal=True, withPedestrianConnections=True)

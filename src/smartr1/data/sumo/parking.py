@@ -49,7 +49,7 @@ def parked_pose(vehicle_id: str) -> tuple[float, float, float]:
 
     Needs a running libsumo simulation with the car in it.
     """
-    import libsumo
+    import libsumo  # SUMO: native, one simulation per process: loaded only in a world's worker
 
     stop = libsumo.vehicle.getStops(vehicle_id)[0]
     edge, index = stop.lane.rsplit("_", 1)

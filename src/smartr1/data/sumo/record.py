@@ -103,7 +103,7 @@ class Recorder:
     """Warm a world up, then log it step by step; call `advance` as often as needed, then `log()`."""
 
     def __init__(self, files: WorldFiles, seed: int, warmup_s: float):
-        import libsumo
+        import libsumo  # SUMO: native, one simulation per process: loaded only in a world's worker
 
         self._ls = libsumo
         tc = libsumo.constants

@@ -201,7 +201,7 @@ def sample_world(
 
 def sumo_env() -> dict:
     """Environment for SUMO subprocesses: SUMO_HOME set, the wheel's binaries first on PATH."""
-    import sumo
+    import sumo  # SUMO: importing it sets SUMO_HOME and PROJ_LIB in os.environ: only when SUMO runs
 
     env = dict(os.environ)
     env["SUMO_HOME"] = sumo.SUMO_HOME
@@ -238,7 +238,7 @@ def build_net(spec: WorldSpec, workdir: str | Path) -> Path:
     lanes and parking lanes, and netconvert builds junctions, signals, sidewalks, bike lanes and
     crossings from that.
     """
-    import sumo
+    import sumo  # SUMO: importing it sets SUMO_HOME and PROJ_LIB in os.environ: only when SUMO runs
 
     wd = Path(workdir)
     wd.mkdir(parents=True, exist_ok=True)
@@ -261,7 +261,7 @@ def build_net(spec: WorldSpec, workdir: str | Path) -> Path:
 
 def build_world(spec: WorldSpec, workdir: str | Path) -> WorldFiles:
     """Write the net, vehicle types, parked cars and trips of `spec` into `workdir`."""
-    import sumo
+    import sumo  # SUMO: importing it sets SUMO_HOME and PROJ_LIB in os.environ: only when SUMO runs
 
     wd = Path(workdir)
     net = build_net(spec, wd)
