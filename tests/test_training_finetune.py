@@ -3,6 +3,7 @@ and the pipeline resumes a killed run to the same result as an uninterrupted one
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -62,7 +63,7 @@ def test_sft_trains_from_its_parent_with_frozen_map_encoder(pretrained):
     assert moved  # the decoder did learn
 
 
-@pytest.mark.parametrize("rule", ["mpo", "grpo", "reinforce", "loo"])
+@pytest.mark.parametrize("rule", ["mpo", "grpo", "reinforce", "loo", "agent"])
 def test_rft_rules_train_and_keep_the_reference_frozen(pretrained, rule):
     tmp, data, parent = pretrained
     rft = {"rule": rule, "num_rollouts": 4, "grad_rollouts": 2, "groups": 2, "calibration_scenarios": 2}
@@ -80,6 +81,32 @@ def test_rft_rules_train_and_keep_the_reference_frozen(pretrained, rule):
 
     model, _ = load_model(ckpt)  # the exported policy has no reference weights in it
     assert not any(k.startswith("reference.") for k in model.state_dict())
+
+
+def test_rft_options_scene_baseline_evaluated_agents_target_kl_and_validation(pretrained):
+    """The issue-21 options run together: per-scene baseline, gradient on evaluated agents only, an
+    adaptive beta, all-agent per-agent credit, and a validation step scoring held-out scenes."""
+    tmp, data, parent = pretrained
+    rft = {"num_rollouts": 4, "grad_rollouts": 4, "calibration_scenarios": 2, "baseline": "scene",
+           "loss_agents": "evaluated", "target_kl": 1e-3, "negate_advantage": True}  # fmt: skip
+    cfg = _cfg(tmp, data, "rft", "rft_opts", 3, parent, rft=rft)
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, val=[str(data)]),
+                              trainer=dataclasses.replace(cfg.trainer, val_every_n_steps=3))  # fmt: skip
+    ckpt = torch.load(run_stage(cfg), weights_only=False)
+    assert ckpt["global_step"] == 3 and ckpt["rft_beta"] != 0.04  # the KL target moved beta
+    assert sum(ckpt["rft_scene_means"]["counts"].values()) == 3 * 2  # batch of 2 scenes, 3 steps
+    events = list((tmp / "rft_opts" / "tb").rglob("events.out.tfevents*"))
+    tags = set()
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    for e in events:
+        acc = EventAccumulator(str(e))
+        acc.Reload()
+        tags |= set(acc.Tags()["scalars"])
+    assert {"val/metametric", "train/beta", "train/reward_vs_scene_mean"} <= tags
+    agent = {"rule": "agent", "num_rollouts": 4, "grad_rollouts": 2, "credit_agents": "all"}
+    ckpt = run_stage(_cfg(tmp, data, "rft", "rft_agent_all", 1, parent, rft=agent))
+    assert torch.load(ckpt, weights_only=False)["global_step"] == 1
 
 
 PIPELINE_SCRIPT = """

@@ -7,7 +7,15 @@ import math
 import pytest
 import torch
 
-from smartr1.training.advantages import RunningMean, grpo, leave_one_out, mpo, reinforce
+from smartr1.training.advantages import (
+    RunningMean,
+    SceneMeans,
+    grpo,
+    leave_one_out,
+    mpo,
+    reinforce,
+    scene_baselined,
+)
 from smartr1.training.losses import k3_kl, policy_gradient_loss, sampling_log_probs
 
 
@@ -93,3 +101,43 @@ def test_advantage_rules():
     m = torch.tensor([[0.70, 0.72, 0.74]])
     torch.testing.assert_close(leave_one_out(m), torch.tensor([[0.02, 0.0, -0.02]]))
     assert math.isclose(float(leave_one_out(m).sum()), 0.0, abs_tol=1e-7)
+
+
+def test_k3_gradient_is_that_of_the_reverse_kl():
+    """Exact expectation over a toy categorical: the value of k3 averages to KL(pi || pi_ref), its
+    gradient through log pi to the gradient of KL(pi_ref || pi) (the direction the docstring states)."""
+    torch.manual_seed(1)
+    theta = torch.randn(6, requires_grad=True)
+    ref = torch.log_softmax(torch.randn(6), -1)
+    logp = torch.log_softmax(theta, -1)
+    p = logp.exp().detach()  # the sampling weights carry no gradient, as in the loss
+    value = (p * k3_kl(logp, ref)).sum()
+    torch.testing.assert_close(value, (p * (logp.detach() - ref)).sum())  # KL(pi || pi_ref)
+    (grad_k3,) = torch.autograd.grad(value, theta)
+    reverse = (ref.exp() * (ref - torch.log_softmax(theta, -1))).sum()  # KL(pi_ref || pi)
+    (grad_reverse,) = torch.autograd.grad(reverse, theta)
+    torch.testing.assert_close(grad_k3, grad_reverse)
+    forward = (torch.softmax(theta, -1) * (torch.log_softmax(theta, -1) - ref)).sum()
+    (grad_forward,) = torch.autograd.grad(forward, theta)
+    assert (grad_k3 - grad_forward).abs().max() > 1e-3  # and not that of KL(pi || pi_ref)
+
+
+def test_scene_baseline_measures_the_rollouts_not_the_scene():
+    means = SceneMeans()
+    first = scene_baselined(
+        torch.tensor([[0.80], [0.60]]), torch.tensor([[0.03], [-0.17]]), ["a", "b"], means
+    )
+    torch.testing.assert_close(first, torch.tensor([[0.03], [-0.17]]))  # first visit: the rule's
+    again = scene_baselined(torch.tensor([[0.82], [0.59]]), torch.zeros(2, 1), ["a", "b"], means)
+    torch.testing.assert_close(again, torch.tensor([[0.02], [-0.01]]))  # against each scene's own mean
+    assert means.get("a") == pytest.approx(0.81) and means.counts == {"a": 2, "b": 2}
+
+
+def test_per_agent_values_land_in_the_rollout_columns():
+    from smartr1.training.rft import to_columns
+
+    values = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])  # [R=2, N=3] in metric order
+    track_index = torch.tensor([7, 2, -1])  # metric objects -> tracks (padding -1)
+    cols = torch.tensor([2, 5, 7, -1])  # rollout columns -> tracks
+    out = to_columns(values, track_index, cols)
+    torch.testing.assert_close(out, torch.tensor([[2.0, 0.0, 1.0, 0.0], [5.0, 0.0, 4.0, 0.0]]))

@@ -29,6 +29,7 @@ def _register() -> None:
         evaluate,
         generate,
         inspect,
+        learning_check,
         package,
         prepare,
         render,
@@ -58,6 +59,7 @@ def _register() -> None:
     report_app = typer.Typer(help="Reports on rollouts and trained models.", no_args_is_help=True)
     report_app.command("kinematics")(report.kinematics_command)
     report_app.command("ablation")(report.ablation_command)
+    report_app.command("learning-check")(learning_check.learning_check_command)
     app.add_typer(report_app, name="report")
 
 

@@ -34,7 +34,12 @@ def histogram_log_probs(sim: torch.Tensor, cfg: FeatureConfig, sample_dims: tupl
     """log p[bin] per histogram: sim values reduced over `sample_dims` -> [..., B] (smoothed, f32)."""
     idx = bin_index(sim, cfg)
     onehot = torch.nn.functional.one_hot(idx, cfg.num_bins).to(torch.float32)
-    counts = onehot.sum(dim=sample_dims)
+    return smoothed_log_probs(onehot.sum(dim=sample_dims), cfg)
+
+
+def smoothed_log_probs(counts: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
+    """log p[bin] from f32 bin counts [..., B] with the config's pseudocount: shared with callers that
+    count differently (leave-one-out credit subtracts one rollout's counts), so the smoothing is one rule."""
     return torch.log_softmax(torch.log(counts + np.float32(cfg.pseudocount)), dim=-1)
 
 

@@ -24,7 +24,7 @@ from smartr1.data.scenario import Scenario
 from smartr1.data.timeline import CURRENT_STEP
 from smartr1.metrics import aggregate
 from smartr1.metrics.config import FEATURES, MetricsConfig, load_config
-from smartr1.metrics.features import compute_features
+from smartr1.metrics.features import Features, compute_features
 from smartr1.metrics.inputs import build_batch, stack_rollouts
 
 FIRST_FUTURE_STEP = CURRENT_STEP + 1  # the scenario step of `first_step` index 0
@@ -100,6 +100,34 @@ def _first_step(indicator: torch.Tensor) -> np.ndarray:
     return torch.where(any_, first, torch.full_like(first, -1)).cpu().numpy().astype(np.int16)
 
 
+def agent_log_likelihoods(
+    ll: aggregate.LogLikelihoods, masks: aggregate.Masks
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Component -> each agent's mean log-likelihood [S, E] f64 over its scored entries (NaN where it
+    has none) and that entry count [S, E]: the per-agent pieces of the scenario means, in one place so
+    that diagnostics and per-agent credit cannot disagree on them."""
+    steps = aggregate.step_masks(masks)
+    mean, count = {}, {}
+    for name in FEATURES:
+        if name in steps:
+            m = steps[name]  # [S, E, 80]
+            v = ll.per_step[name].double()
+            total = torch.where(m, v, torch.zeros_like(v)).sum(-1)
+            n = m.sum(-1)
+        else:
+            total = ll.per_object[name].double()
+            n = masks.eval.long()
+        mean[name] = torch.where(n > 0, total / n.clamp(min=1), torch.full_like(total, float("nan")))
+        count[name] = n
+    return mean, count
+
+
+def event_steps(sim: Features, masks: aggregate.Masks) -> dict[str, torch.Tensor]:
+    """Event -> [S, R, E, 80] bool: the steps at which each agent collides, leaves the road or runs a red
+    light, under the rates' mask (log validity; red lights not restricted to vehicles, as the rate)."""
+    return {event: getattr(sim, attr) & masks.valid[:, None] for event, attr in EVENTS.items()}
+
+
 def scenario_diagnostics(
     scenario: Scenario,
     rollouts: Rollouts,
@@ -117,23 +145,10 @@ def scenario_diagnostics(
         scen = aggregate.to_records(batch.scenario_ids, aggregate.scenario_metrics(masks, log, sim, config))[
             scenario.scenario_id
         ]
-        step_masks = aggregate.step_masks(masks)
-        log_lik, weight = {}, {}
-        for name in FEATURES:
-            if name in step_masks:
-                m = step_masks[name][0]  # [E, 80]
-                v = ll.per_step[name][0].double()
-                total = torch.where(m, v, torch.zeros_like(v)).sum(-1)
-                count = m.sum(-1)
-            else:
-                total = ll.per_object[name][0].double()
-                count = masks.eval[0].long()
-            mean = torch.where(count > 0, total / count.clamp(min=1), torch.full_like(total, float("nan")))
-            log_lik[name] = mean.cpu().numpy()
-            weight[name] = count.cpu().numpy().astype(np.int64)
-        first = {
-            event: _first_step(getattr(sim, attr)[0] & masks.valid[0][None]) for event, attr in EVENTS.items()
-        }
+        mean, count = agent_log_likelihoods(ll, masks)
+        log_lik = {name: v[0].cpu().numpy() for name, v in mean.items()}
+        weight = {name: v[0].cpu().numpy().astype(np.int64) for name, v in count.items()}
+        first = {event: _first_step(steps[0]) for event, steps in event_steps(sim, masks).items()}
         e = batch.num_eval
         return AgentDiagnostics(
             scenario_id=scenario.scenario_id,

@@ -6,12 +6,14 @@ by name (a new rule is one function and one entry there). Rewards are WOSAC meta
 - GRPO: normalised within a group of G independent rollout sets of the same scenario.
 - REINFORCE: a running mean of past rewards as the baseline.
 - Leave-one-out (RLFTSim's MLOO): one reward per rollout from the same 32 rollouts.
+- Per agent (ours, beyond the paper): each agent's tokens in each rollout get that agent's own
+  leave-one-out credit plus its collision / offroad / red-light events against its rollout mean.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -55,6 +57,37 @@ def leave_one_out(loo_metric: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
+class SceneMeans:
+    """Each scene's mean of its earlier rewards: a baseline that measures the rollouts, not the scene
+    (scene offsets of +-0.03 swamp a 32-rollout reward's seed-to-seed spread of 0.005-0.012)."""
+
+    sums: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def get(self, scene: str) -> float | None:
+        n = self.counts.get(scene, 0)
+        return self.sums[scene] / n if n else None
+
+    def add(self, scene: str, reward: float) -> None:
+        self.sums[scene] = self.sums.get(scene, 0.0) + reward
+        self.counts[scene] = self.counts.get(scene, 0) + 1
+
+
+def scene_baselined(reward: torch.Tensor, rule_advantage: torch.Tensor, scenes: list[str], means: SceneMeans):
+    """A = r - (the scene's mean of its earlier rewards) per scene, rewards [S, 1]; a scene seen for the
+    first time keeps the rule's advantage. The means are updated after use (a reward never baselines
+    itself)."""
+    out = rule_advantage.clone()
+    for i, sid in enumerate(scenes):
+        b = means.get(sid)
+        if b is not None:
+            out[i] = reward[i] - b
+    for i, sid in enumerate(scenes):
+        means.add(sid, float(reward[i].mean()))
+    return out
+
+
+@dataclass
 class RuleState:
     """What a rule may use besides the rewards: MPO's fixed target, REINFORCE's running baseline."""
 
@@ -66,7 +99,9 @@ class RuleState:
 class Rule:
     """An advantage rule. `reward`: what it scores per scenario, "set" (one meta-metric of all R
     rollouts, [S, 1]), "groups" (one per group of R independent rollouts, [S, G]) or "leave_one_out"
-    (the meta-metric without each rollout, [S, R]); `advantage`: rewards -> advantages of that shape."""
+    (the meta-metric without each rollout, [S, R]) or "agent" (each agent's leave-one-out credit and
+    events in each rollout, [S, R, A'], `metrics.agent_credit`); `advantage`: rewards -> advantages of
+    that shape."""
 
     reward: str
     advantage: Callable[[torch.Tensor, RuleState], torch.Tensor]
@@ -88,10 +123,15 @@ def _leave_one_out(reward: torch.Tensor, state: RuleState) -> torch.Tensor:
     return leave_one_out(reward)
 
 
+def _per_agent(reward: torch.Tensor, state: RuleState) -> torch.Tensor:
+    return reward  # the per-agent credit is already an advantage (`metrics.agent_credit`)
+
+
 # module-level functions, not lambdas: a stage module holding its rule must pickle (DDP spawn)
 RULES: dict[str, Rule] = {
     "mpo": Rule("set", _mpo),
     "grpo": Rule("groups", _grpo),
     "reinforce": Rule("set", _reinforce),
     "loo": Rule("leave_one_out", _leave_one_out),
+    "agent": Rule("agent", _per_agent),
 }

@@ -112,10 +112,35 @@ class RftConfig:
     start: str = "logged"
     freeze_map_encoder: bool = True
     freeze_embeddings: bool = True
+    # Learning checks and the fixes of issue 21; the defaults keep the published MPO behaviour.
+    negate_advantage: bool = False  # the control: the same run pushed to lower its reward
+    baseline: str = "rule"  # rule: the rule's own (MPO's alpha, REINFORCE's running mean); scene: each
+    #                         scene's mean of its earlier rewards (the rule's on its first visit)
+    loss_agents: str = "sim"  # whose tokens carry the gradient: every simulated agent, or "evaluated"
+    target_kl: float | None = None  # adapt beta each step towards this k3 KL per token (None: fixed beta)
+    val_rollouts: int = 8  # rollouts per held-out scenario in RFT's validation step (its reward)
+    # rule "agent" (dense per-agent credit): which agents the training reward scores ("all": every
+    # simulated agent, a training choice; evaluation stays official) and how much one collision,
+    # offroad or red-light event of an agent, against its rollout mean, weighs beside its
+    # leave-one-out credit (credits are about +-0.007; 0.005 makes an event worth about one)
+    credit_agents: str = "evaluated"
+    event_weight: float = 0.005
 
     def __post_init__(self):
         if self.rule not in RULES:
             raise ValueError(f"unknown RFT rule {self.rule!r}; choose one of {tuple(RULES)}")
+        for name, value, allowed in (("baseline", self.baseline, RFT_BASELINES),
+                                     ("loss_agents", self.loss_agents, RFT_LOSS_AGENTS),
+                                     ("credit_agents", self.credit_agents, RFT_CREDIT_AGENTS)):  # fmt: skip
+            if value not in allowed:
+                raise ValueError(f"rft.{name} must be one of {allowed}, not {value!r}")
+        if self.target_kl is not None and self.target_kl <= 0:
+            raise ValueError(f"rft.target_kl must be positive (or null), not {self.target_kl}")
+
+
+RFT_BASELINES = ("rule", "scene")
+RFT_LOSS_AGENTS = ("sim", "evaluated")
+RFT_CREDIT_AGENTS = ("evaluated", "all")
 
 
 @dataclass

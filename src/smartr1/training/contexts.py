@@ -13,13 +13,24 @@ from pathlib import Path
 from smartr1.data.errors import DataError
 from smartr1.data.threads import torch_threads
 from smartr1.data.womd import expand_paths, read_scenarios
+from smartr1.metrics.agent_credit import credit_context
 from smartr1.metrics.scoring import ScenarioContext
 
 
 class ScenarioContexts:
-    def __init__(self, files, skip_bad: bool = False, device: str = "cpu", max_scenarios: int = 4096):
+    def __init__(
+        self,
+        files,
+        skip_bad: bool = False,
+        device: str = "cpu",
+        max_scenarios: int = 4096,
+        evaluate: str = "official",
+    ):
+        """`evaluate="all"`: every simulated agent counts as evaluated (a training reward; see
+        `metrics.agent_credit.credit_context`)."""
         self.files: list[Path] = expand_paths(files)
         self.skip_bad, self.device, self.max_scenarios = skip_bad, device, max_scenarios
+        self.evaluate = evaluate
         self._shards: OrderedDict[int, dict[str, ScenarioContext]] = OrderedDict()
         self._where: dict[str, int] = {}  # scenario id -> shard index, for shards seen so far
         self._scanned = 0  # shards [0, _scanned) have been read at least once
@@ -30,7 +41,7 @@ class ScenarioContexts:
             return self._shards[fi]
         with torch_threads(1):
             ctx = {
-                s.scenario_id: ScenarioContext.build([s], self.device)
+                s.scenario_id: credit_context([s], self.device, self.evaluate)
                 for s in read_scenarios(self.files[fi], skip_bad=self.skip_bad)
             }
         for sid in ctx:

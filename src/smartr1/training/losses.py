@@ -44,8 +44,13 @@ def sampling_log_probs(logits: torch.Tensor, top_k: int, temperature: float = 1.
 
 
 def k3_kl(logp: torch.Tensor, logp_ref: torch.Tensor) -> torch.Tensor:
-    """The unbiased, non-negative k3 estimator of KL(pi || pi_ref) from log-probs of sampled tokens:
-    pi_ref / pi - log(pi_ref / pi) - 1 (zero, with zero gradient, where pi = pi_ref)."""
+    """The k3 estimator from log-probs of tokens sampled from pi: pi_ref / pi - log(pi_ref / pi) - 1,
+    non-negative, zero (with zero gradient) where pi = pi_ref.
+
+    Its value is an unbiased estimate of KL(pi || pi_ref). Its gradient, taken through log pi of the
+    sampled tokens as the loss does (no score-function term for the sampling), has expectation
+    E_pi[(1 - pi_ref / pi) grad log pi] = grad KL(pi_ref || pi): as a penalty it pulls pi towards
+    covering pi_ref's tokens (the reverse direction of the value it reports)."""
     log_ratio = logp_ref - logp
     return torch.exp(log_ratio) - log_ratio - 1.0
 

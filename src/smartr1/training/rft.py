@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from smartr1.data.atomic import atomic_write_bytes
+from smartr1.metrics.agent_credit import agent_credit
 from smartr1.metrics.reward import leave_one_out_fields, metric_fields
 from smartr1.model.smart import SMART
 from smartr1.rollout.engine import closed_loop, finish
@@ -52,10 +53,19 @@ def sample_rollouts(model, batch, rollouts: int, seed: int, top_k: int, temperat
     return closed_loop(model, batch, rollouts, chooser, start)[0]
 
 
-def scenario_rewards(state: RolloutState, batch, contexts: ScenarioContexts, reward: str, group: int):
+def scenario_rewards(
+    state: RolloutState,
+    batch,
+    contexts: ScenarioContexts,
+    reward: str,
+    group: int,
+    credit: ScenarioContexts | None = None,
+    event_weight: float = 0.0,
+):
     """Per scenario: the reward tensor of kind `reward` (see `advantages.Rule`: [1] per scenario, [G]
-    per group, or [R] leave-one-out metrics) and the metric fields of all its rollouts (for logging).
-    Lists over the batch."""
+    per group, [R] leave-one-out metrics, or [R, A'] per-agent credit in the rollout's columns, scored
+    with the `credit` contexts) and the metric fields of all its rollouts (for logging). Lists over
+    the batch."""
     out = finish(state, batch)
     rewards, fields = [], []
     for b, sid in enumerate(batch.scenario_id):
@@ -65,14 +75,42 @@ def scenario_rewards(state: RolloutState, batch, contexts: ScenarioContexts, rew
             f = metric_fields(ctx, future, group_size=group)  # [1, G]
             rewards.append(f["metametric"][0])
             fields.append({k: v.mean() for k, v in f.items()})
+            continue
+        f = metric_fields(ctx, future)  # [1]
+        fields.append({k: v[0] for k, v in f.items()})
+        if reward == "leave_one_out":
+            rewards.append(leave_one_out_fields(ctx, future)["metametric"][0])
+        elif reward == "agent":
+            cctx = (credit or contexts).get(sid)
+            adv = agent_credit(cctx, metric_future(out, batch, cctx.batch, rows=[b])).advantage(event_weight)
+            rewards.append(to_columns(adv[0], cctx.batch.track_index[0], state.scene.cols[b]))
         else:
-            f = metric_fields(ctx, future)  # [1]
-            fields.append({k: v[0] for k, v in f.items()})
-            if reward == "leave_one_out":
-                rewards.append(leave_one_out_fields(ctx, future)["metametric"][0])
-            else:
-                rewards.append(f["metametric"])
+            rewards.append(f["metametric"])
     return rewards, fields
+
+
+def to_columns(values: torch.Tensor, track_index: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """[R, N] values in the metric's object order -> [R, A'] in a rollout's compacted columns (`cols`:
+    each column's track, -1 padding); 0 for columns the metric does not hold."""
+    dev = cols.device
+    out = torch.zeros(values.shape[0], cols.shape[0], dtype=torch.float32, device=dev)
+    track = track_index.to(dev)
+    match = (cols[:, None] == track[None, :]) & (track[None, :] >= 0)  # [A', N]
+    col, obj = torch.nonzero(match, as_tuple=True)
+    out[:, col] = values.to(dev, torch.float32)[:, obj]
+    return out
+
+
+def evaluated_columns(state: RolloutState, contexts: ScenarioContexts) -> torch.Tensor:
+    """[B, A'] bool: the compacted rollout columns of the agents the reward scores (the metric's
+    evaluated objects), per scenario of the rollout."""
+    sc = state.scene
+    out = torch.zeros_like(sc.cols, dtype=torch.bool)
+    for b, sid in enumerate(sc.scenario_ids):
+        mb = contexts.get(sid).batch
+        tracks = mb.track_index[0, : mb.num_eval][mb.eval_mask[0]].to(sc.cols.device)
+        out[b] = torch.isin(sc.cols[b], tracks) & (sc.cols[b] >= 0)
+    return out
 
 
 class RftModule(StageModule):
@@ -85,7 +123,13 @@ class RftModule(StageModule):
         self.reference = copy.deepcopy(self.model).requires_grad_(False)
         self.freeze_parts(rft.freeze_map_encoder, rft.freeze_embeddings)
         self.contexts = ScenarioContexts(self.cfg.data.train)
+        self.val_contexts = ScenarioContexts(self.cfg.data.val) if self.cfg.data.val else None
+        self.credit_contexts = (
+            ScenarioContexts(self.cfg.data.train, evaluate="all") if rft.credit_agents == "all" else None
+        )
         self.rule_state = advantages.RuleState(float(rft.alpha), advantages.RunningMean(rft.baseline_decay))
+        self.scene_means = advantages.SceneMeans()
+        self.beta = rft.beta  # adapted towards rft.target_kl when set
 
     @classmethod
     def resolve(cls, cfg: TrainConfig, parent: SMART | None, dm: SceneDataModule, out: Path) -> TrainConfig:
@@ -120,23 +164,77 @@ class RftModule(StageModule):
         total = r * groups
         seed = self.cfg.trainer.seed * 1_000_003 + int(self.global_step)
         state = sample_rollouts(self.model, batch, total, seed, cfg.top_k, cfg.temperature, cfg.start)
-        rewards, fields = scenario_rewards(state, batch, self.contexts, self.rule.reward, r)
-        adv = self.rule.advantage(torch.stack(rewards), self.rule_state)  # [B, 1], [B, G] or [B, R]
+        rewards, fields = scenario_rewards(
+            state, batch, self.contexts, self.rule.reward, r, self.credit_contexts, cfg.event_weight
+        )
+        reward = torch.stack(rewards)
+        adv = self.rule.advantage(reward, self.rule_state)  # [B, 1], [B, G] or [B, R]
+        scenes = list(batch.scenario_id)
+        before = [self.scene_means.get(sid) for sid in scenes]  # for monitoring, before this step's update
+        meta = [float(f["metametric"]) for f in fields]  # each scene's reward, whatever the rule scores
+        if cfg.baseline == "scene" and self.rule.reward == "set":
+            adv = advantages.scene_baselined(reward, adv, scenes, self.scene_means)
+        else:
+            for sid, m in zip(scenes, meta, strict=True):
+                self.scene_means.add(sid, m)
+        if cfg.negate_advantage:
+            adv = -adv
         # the rollouts the gradient goes through: the first grad_rollouts of every group
         n_grad = min(cfg.grad_rollouts, r)
         local = torch.tensor([g * r + i for g in range(groups) for i in range(n_grad)], device=adv.device)
-        b = len(batch.scenario_id)
+        b = len(scenes)
         rows = (torch.arange(b, device=adv.device)[:, None] * total + local[None]).reshape(-1)
-        if self.rule.reward == "leave_one_out":
-            row_adv = adv.gather(1, local[None].expand(b, -1))
+        if self.rule.reward in ("leave_one_out", "agent"):  # one advantage per rollout (and agent)
+            row_adv = adv[:, local]
         else:
             row_adv = adv.repeat_interleave(n_grad, dim=1)  # [B, G * n_grad]
-        row_adv = row_adv.reshape(-1).to(self.device)
-        loss, stats = self._policy_loss(state, rows, row_adv)
+        row_adv = row_adv.reshape(b * len(local), *adv.shape[2:]).to(self.device)  # [n] or [n, A']
+        agents = None
+        if cfg.loss_agents == "evaluated":
+            agents = evaluated_columns(state, self.contexts)[rows // total]
+        loss, stats = self._policy_loss(state, rows, row_adv, agents)
+        self._adapt_beta(float(stats["kl"]))
         self._log(rewards, fields, adv, stats, b)
+        seen = [m - base for m, base in zip(meta, before, strict=True) if base is not None]
+        if seen:  # the reward against the scene's own earlier mean: what a cross-scene mean hides
+            self.log("train/reward_vs_scene_mean", sum(seen) / len(seen), batch_size=len(seen))
         return loss
 
-    def _policy_loss(self, state: RolloutState, rows: torch.Tensor, row_adv: torch.Tensor):
+    def _adapt_beta(self, kl: float) -> None:
+        """With rft.target_kl: beta x1.5 when the KL is above twice the target, /1.5 below half of it."""
+        target = self.cfg.rft.target_kl
+        if target is None:
+            return
+        if kl > 2 * target:
+            self.beta *= 1.5
+        elif kl < target / 2:
+            self.beta /= 1.5
+        self.log("train/beta", self.beta)
+
+    def validation_step(self, batch, batch_idx):
+        """The held-out reward: the meta-metric and rates of `val_rollouts` rollouts per scenario (fixed
+        seed, so that steps compare)."""
+        if self.val_contexts is None:
+            return
+        cfg = self.cfg.rft
+        state = sample_rollouts(
+            self.model, batch, cfg.val_rollouts, 12_345, cfg.top_k, cfg.temperature, cfg.start
+        )
+        _, fields = scenario_rewards(state, batch, self.val_contexts, "set", cfg.val_rollouts)
+        b = len(batch.scenario_id)
+        for key in ("metametric", *RATES):
+            value = torch.stack([f[key] for f in fields]).float().mean()
+            self.log(f"val/{key}", value, batch_size=b, sync_dist=True, prog_bar=key == "metametric")
+
+    def _policy_loss(
+        self,
+        state: RolloutState,
+        rows: torch.Tensor,
+        row_adv: torch.Tensor,
+        agents: torch.Tensor | None = None,
+    ):
+        """The policy-gradient loss over the replayed `rows`; `agents` [n, A'] restricts it to some
+        agents' tokens (default: every simulated agent)."""
         cfg = self.cfg.rft
         self.model.eval()  # the distribution the tokens were drawn from: no dropout, no edge drop
         logits = replay_logits(self.model, state, rows)  # [n, A', 16, V], with gradients
@@ -150,11 +248,12 @@ class RftModule(StageModule):
         safe = token.clamp(min=0)[..., None]
         logp = logp_all.gather(-1, safe)[..., 0]
         logp_ref = ref_all.gather(-1, safe)[..., 0]
-        sim = state.scene.sim[rows]
+        sim = state.scene.sim[rows] if agents is None else state.scene.sim[rows] & agents
         mask = sim[..., None] & (token >= 0) & torch.isfinite(logp.detach()) & torch.isfinite(logp_ref)
         logp = torch.where(mask, logp, torch.zeros_like(logp))
         logp_ref = torch.where(mask, logp_ref, torch.zeros_like(logp_ref))
-        loss, stats = policy_gradient_loss(logp, logp_ref, row_adv[:, None, None], mask, cfg.beta)
+        per_token = row_adv[:, None, None] if row_adv.ndim == 1 else row_adv[:, :, None]
+        loss, stats = policy_gradient_loss(logp, logp_ref, per_token, mask, self.beta)
         with torch.no_grad():
             p = logp_all.exp()
             ent = -(p * torch.where(support, logp_all, torch.zeros_like(logp_all))).sum(-1)
@@ -180,9 +279,13 @@ class RftModule(StageModule):
     def on_save_checkpoint(self, checkpoint):
         super().on_save_checkpoint(checkpoint)
         checkpoint["rft_baseline"] = self.rule_state.baseline.value
+        checkpoint["rft_scene_means"] = dataclasses.asdict(self.scene_means)
+        checkpoint["rft_beta"] = self.beta
 
     def on_load_checkpoint(self, checkpoint):
         self.rule_state.baseline.value = checkpoint.get("rft_baseline")
+        self.scene_means = advantages.SceneMeans(**checkpoint.get("rft_scene_means", {}))
+        self.beta = checkpoint.get("rft_beta", self.cfg.rft.beta)
 
 
 def calibrate_alpha(model, cfg: TrainConfig, contexts: ScenarioContexts, dm: SceneDataModule) -> dict:
