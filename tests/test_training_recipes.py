@@ -27,7 +27,7 @@ def test_recipe_resolves_for_every_stage(name):
     for stage in recipe.order:
         cfg = recipe.stage_config(stage, Path("unused"), "parent.ckpt")
         steps = recipe.overrides(stage).get("trainer", {}).get("max_steps")
-        assert cfg.trainer.max_steps == (steps or load_config(stage, recipe.size).trainer.max_steps)
+        assert cfg.trainer.max_steps == (steps or load_config(stage, recipe.size or "nano").trainer.max_steps)
 
 
 def test_recipe_names_and_files(tmp_path):

@@ -171,7 +171,7 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
         )
 
     steps = {s: recipe.stage_config(s, out / s, None).trainer.max_steps for s in stages}
-    stage(f"train SMART-{recipe.size}: " + " -> ".join(f"{s} ({steps[s]} steps)" for s in stages))
+    stage(f"train SMART-{recipe.size or 'nano'}: " + " -> ".join(f"{s} ({steps[s]} steps)" for s in stages))
     records = run_pipeline(
         out, recipe, val=val, rollouts=cfg.rollouts, seed=cfg.seed, device=cfg.device, on_stage=on_stage
     )

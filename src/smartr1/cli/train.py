@@ -113,7 +113,8 @@ def _pipeline(console, out: Path, shared: dict, config: Path | None, size: str, 
     from smartr1.training.pipeline import Recipe, load_recipe, run_pipeline
 
     try:
-        recipe = load_recipe(config) if config else Recipe(size=size)
+        recipe = load_recipe(config) if config else Recipe()
+        recipe = recipe.over(size=recipe.size or size)  # a recipe's own size wins over --size
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
     val = list(read_scenarios(val_data)) if val_data else []

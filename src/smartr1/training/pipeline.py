@@ -39,7 +39,7 @@ RECIPE_KEYS = {"base", "shared", "stages", "size", "order"}
 class Recipe:
     """A pipeline run: stages in `order`, `shared` overrides for each, `stages[name]` for one."""
 
-    size: str = "nano"
+    size: str | None = None  # None: the caller's (e.g. `smartr1 train pipeline --size`), else nano
     order: tuple[str, ...] = PIPELINE
     shared: dict = field(default_factory=dict)
     stages: dict[str, dict] = field(default_factory=dict)
@@ -64,7 +64,7 @@ class Recipe:
         ov = merge_dicts(self.overrides(stage), {"out": str(out)})
         if parent:
             ov["init_checkpoint"] = str(parent)
-        return load_config(stage, self.size, overrides=ov)
+        return load_config(stage, self.size or "nano", overrides=ov)
 
 
 def recipe_dir() -> Traversable:
@@ -132,7 +132,7 @@ def chain_dirs(out: Path, recipe: Recipe) -> list[Path]:
     """Per stage: <out>/<stage>-<hash of the chain's settings so far>, so equal prefixes share."""
     dirs, chain = [], []
     for stage in recipe.order:
-        chain.append([stage, recipe.overrides(stage), recipe.size])
+        chain.append([stage, recipe.overrides(stage), recipe.size or "nano"])
         digest = hashlib.sha1(json.dumps(chain, sort_keys=True, default=str).encode()).hexdigest()[:8]
         dirs.append(out / f"{'__'.join(s for s, _, _ in chain)}-{digest}")
     return dirs

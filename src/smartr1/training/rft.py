@@ -122,10 +122,13 @@ class RftModule(StageModule):
         self.rule = advantages.RULES[rft.rule]
         self.reference = copy.deepcopy(self.model).requires_grad_(False)
         self.freeze_parts(rft.freeze_map_encoder, rft.freeze_embeddings)
-        self.contexts = ScenarioContexts(self.cfg.data.train)
-        self.val_contexts = ScenarioContexts(self.cfg.data.val) if self.cfg.data.val else None
+        data = self.cfg.data  # contexts skip bad records as the token cache does (data.skip_bad)
+        self.contexts = ScenarioContexts(data.train, data.skip_bad)
+        self.val_contexts = ScenarioContexts(data.val, data.skip_bad) if data.val else None
         self.credit_contexts = (
-            ScenarioContexts(self.cfg.data.train, evaluate="all") if rft.credit_agents == "all" else None
+            ScenarioContexts(data.train, data.skip_bad, evaluate="all")
+            if rft.credit_agents == "all"
+            else None
         )
         self.rule_state = advantages.RuleState(float(rft.alpha), advantages.RunningMean(rft.baseline_decay))
         self.scene_means = advantages.SceneMeans()
