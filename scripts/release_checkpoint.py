@@ -31,8 +31,9 @@ KEYS = ("metametric", "kinematic_metrics", "interactive_metrics", "map_based_met
 REFERENCES = ("constant-velocity", "logged-oracle")
 
 
-def _scores(res: MetricsReport) -> dict:
-    d, b = res.dataset, res.buckets
+def _scores(res: MetricsReport | dict) -> dict:
+    """The card's scores from a MetricsReport or its stored form (a demo report's {dataset, buckets})."""
+    d, b = (res["dataset"], res["buckets"]) if isinstance(res, dict) else (res.dataset, res.buckets)
     out = {k: d.get(k, b.get(k)) for k in KEYS}
     out["min_ade"] = d["min_average_displacement_error"]
     return out

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from smartr1.cli.report import quick_config
-from smartr1.reports.ablation import Ablation, AblationConfig, recipes
+from smartr1.reports.ablation import CONTROLLED, Ablation, AblationConfig, recipes
 from smartr1.reports.ablation_table import paired
 from tests.conftest import WOSAC
 
@@ -32,10 +32,15 @@ def test_quick_ablation_runs_every_row_and_resumes(tmp_path):
     # the chains share their prefixes: one SFT run per seed serves every row that starts with it
     runs = [p.name for p in (tmp_path / "abl" / "runs").iterdir()]
     assert len([n for n in runs if n.startswith("sft-")]) == 1  # one seed: one SFT
-    assert len([n for n in runs if n.startswith("sft__rft-")]) == 1 + 3 + len(cfg.alphas) + len(cfg.betas)
+    rft_rows = [n for n, r in recipes(cfg).items() if list(r.order) == ["sft", "rft"]]
+    assert len([n for n in runs if n.startswith("sft__rft-")]) == len(rft_rows)  # +sft reuses its RFT
+    assert {f"{r}:control" for r in CONTROLLED} <= set(report["generated"]["rows"])
+    assert report["generated"]["pairs"]["sft+rft:agent vs sft+rft:agent:control"]["relative"].keys() == {
+        "simulated_collision_rate", "min_ade"}  # fmt: skip
     stamp = {p: p.stat().st_mtime_ns for p in (tmp_path / "abl" / "results").rglob("*.json")}
     again = Ablation(cfg).run()  # everything is done: nothing is recomputed
     assert again == report
+    assert Ablation(cfg).report() == report  # the table alone, from what is stored
     assert all(p.stat().st_mtime_ns == t for p, t in stamp.items())
     saved = json.loads((tmp_path / "abl" / "ablation.json").read_text())
     assert saved["generated"]["rows"].keys() == report["generated"]["rows"].keys()
@@ -53,3 +58,34 @@ def test_paired_comparison_uses_common_scenarios_and_seeds():
     assert p["mean"] == pytest.approx((0.1 + 0.31 / 3) / 2, abs=1e-9) and p["verdict"] == "a > b"
     flat = paired(a, a, min_scenarios=2)
     assert flat["mean"] == 0 and flat["verdict"] == "within noise"
+
+
+def test_ablation_rows_controls_and_seeds():
+    from smartr1.reports.ablation import row_seeds
+
+    cfg = AblationConfig(seeds=(0, 1, 2), rule_seeds=(0,))
+    rows = recipes(cfg)
+    for r in CONTROLLED:  # the control is its row with the advantage negated, nothing else
+        assert rows[f"{r}:control"].overrides("rft")["rft"]["negate_advantage"] is True
+        assert not rows[r].overrides("rft").get("rft", {}).get("negate_advantage", False)
+    agent = rows["sft+rft:agent"].overrides("rft")["rft"]
+    assert agent["rule"] == "agent" and agent["loss_agents"] == "evaluated"
+    assert "rule" not in rows["sft+rft:mpo-published"].overrides("rft").get("rft", {})  # as published
+    assert row_seeds(cfg, "sft+rft:agent:control") == (0, 1, 2) and row_seeds(cfg, "sft+rft:loo") == (0,)
+    with pytest.raises(ValueError, match="unknown ablation rows"):
+        recipes(AblationConfig(rows=("sft", "sft+ppo")))
+
+
+def test_a_stored_result_is_reused_only_for_the_same_policy(tmp_path):
+    from smartr1.testing.tracks import synthetic_scenario
+
+    sets = {"generated": [synthetic_scenario(seed=1, num_agents=4, scenario_id="g1")]}
+    abl = Ablation(AblationConfig(out=tmp_path, rollouts=2))
+    first = abl.evaluate("row", 0, "constant-velocity", sets, {})["generated"]
+    path = tmp_path / "results" / "generated" / "row" / "seed0.json"
+    stamp = path.stat().st_mtime_ns
+    assert abl.evaluate("row", 0, "constant-velocity", sets, {})["generated"] == first
+    assert path.stat().st_mtime_ns == stamp  # the same policy: not scored again
+    # the row's recipe changed (another checkpoint): scored again, not the stale result
+    assert abl.evaluate("row", 0, "logged-oracle", sets, {})["generated"]["policy"] == "logged-oracle"
+    assert json.loads(path.read_text())["policy"] == "logged-oracle"

@@ -95,3 +95,17 @@ def test_written_files_get_ordinary_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (out.stat().st_mode & 0o777) == (0o666 & ~mask)
+
+
+def test_a_data_directory_skips_its_readme_and_markers_but_a_named_file_is_read(tmp_path):
+    import shutil
+
+    from smartr1.data.womd import expand_paths, read_scenarios
+
+    shutil.copy(scenario_file("637f20cafde22ff8"), tmp_path / "shard-00000")
+    (tmp_path / "README.md").write_text("# provenance\n")
+    (tmp_path / "done.json").write_text("{}")
+    assert [p.name for p in expand_paths(tmp_path)] == ["shard-00000"]
+    assert len(list(read_scenarios(tmp_path))) == 1
+    with pytest.raises(DataError, match="README.md"):  # named explicitly: read, and it fails naming itself
+        list(read_scenarios(tmp_path / "README.md"))

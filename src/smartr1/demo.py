@@ -82,10 +82,11 @@ def demo_recipe(cfg: DemoConfig, out: Path) -> Recipe:
     if cfg.batch_size is not None:
         for s in ("pretrain", "sft", "sft2"):  # RFT's batch is one scenario x R rollouts (rft.yaml)
             per_stage.setdefault(s, {})["data"] = {"batch_size": cfg.batch_size}
-    # the reward scores as many rollouts as the demo evaluates
+    # the reward scores as many rollouts as the demo evaluates (the recipe's gradient rollouts, at most)
+    grad = recipe.stage_config("rft", out / "rft", None).rft.grad_rollouts
     per_stage.setdefault("rft", {})["rft"] = {
         "num_rollouts": cfg.rollouts,
-        "grad_rollouts": min(4, cfg.rollouts),
+        "grad_rollouts": min(grad, cfg.rollouts),
     }
     shared = {
         "data": {"train": [str(out / "data" / "train")], "cache_dir": str(out / "cache")},

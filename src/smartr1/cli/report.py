@@ -72,6 +72,16 @@ def ablation_command(
         ),
     ] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Training seeds of the main rows.")] = 3,
+    rule_seeds: Annotated[
+        int, typer.Option(min=1, help="Training seeds of the other rule rows (MPO, leave-one-out).")
+    ] = 1,
+    rows: Annotated[
+        list[str] | None,
+        typer.Option(help="Only these rows (default: the main and rule rows; see docs/training.md)."),
+    ] = None,
+    controls: Annotated[
+        bool, typer.Option(help="A negated-advantage control row for each RFT rule row.")
+    ] = True,
     base: Annotated[
         str | None,
         typer.Option(help="A pretrained checkpoint to fine-tune from (default: pretrain one here)."),
@@ -79,17 +89,22 @@ def ablation_command(
     quick: Annotated[
         bool, typer.Option(help="A minutes-long smoke run: tiny data, a few steps, one seed.")
     ] = False,
+    report_only: Annotated[
+        bool, typer.Option(help="Only write the table from the results stored so far (no training).")
+    ] = False,
 ) -> None:
-    """Train and score every row of the SMART-R1 ablation (pretrain, +SFT, +SFT+SFT, +SFT+RFT,
-    +SFT+RFT+SFT, RFT rules, MPO alpha / beta sweeps) against constant velocity and the logged oracle;
-    write ablation.md / .json / .png. Every result is stored as it finishes: rerun to resume."""
-    from smartr1.reports.ablation import Ablation, AblationConfig
+    """Train and score every row of the SMART-R1 ablation (pretrain, +SFT, +SFT+SFT, +SFT+RFT with
+    the per-agent rule, MPO as published and fixed, leave-one-out, each with its negated-advantage
+    control, +SFT+RFT+SFT) against constant velocity and the logged oracle; write ablation.md / .json /
+    .png. Every result is stored as it finishes: rerun to resume."""
+    from smartr1.reports.ablation import DEFAULT_ROWS, Ablation, AblationConfig
 
     cfg = AblationConfig(out=out, train=list(train or []), val=list(val or []), real=list(real or []),
-                         seeds=tuple(range(seeds)), base=base)  # fmt: skip
+                         seeds=tuple(range(seeds)), rule_seeds=tuple(range(rule_seeds)), base=base,
+                         rows=tuple(rows) if rows else DEFAULT_ROWS, controls=controls)  # fmt: skip
     if quick:
         cfg = quick_config(cfg)
-    report = Ablation(cfg).run()
+    report = Ablation(cfg).report() if report_only else Ablation(cfg).run()
     typer.echo((out / "ablation.md").read_text())
     del report
 
@@ -99,8 +114,8 @@ def quick_config(cfg):
     import dataclasses
 
     return dataclasses.replace(
-        cfg, generate_train=6, generate_val=3, tiny_worlds=True, seeds=(0,), sweep_seeds=(0,), alphas=(0.02,),
-        betas=(0.0,), pretrain_steps=3, sft_steps=2, rft_steps=2, rollouts=4, batch_size=2, workers=1,
+        cfg, generate_train=6, generate_val=3, tiny_worlds=True, seeds=(0,), rule_seeds=(0,), alphas=(0.02,),
+        betas=(), pretrain_steps=3, sft_steps=2, rft_steps=2, rollouts=4, batch_size=2, workers=1,
         rft={"num_rollouts": 4, "grad_rollouts": 2, "groups": 2, "calibration_scenarios": 2},
         model={"vocab_size": 32, "hidden": 32, "heads": 2, "head_dim": 8, "agent_layers": 1, "map_layers": 1},
         sft={"top_k": 4},

@@ -26,8 +26,14 @@ __all__ = ["check_scenario", "expand_paths", "parse_scenario", "read_scenario", 
 
 
 # ---------------------------------------------------------------------------------------------- files
+# files a data directory often holds beside its shards (a README, provenance, markers): skipped when a
+# directory is expanded (named explicitly, they are read, and fail naming themselves)
+NOT_SCENARIOS = {".md", ".txt", ".json", ".yaml", ".yml", ".csv", ".png", ".html", ".py", ".sha256"}
+
+
 def expand_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
-    """Files from paths, directories (every file inside) and glob patterns, sorted, duplicates removed."""
+    """Files from paths, directories (every file inside but hidden and NOT_SCENARIOS ones) and glob
+    patterns, sorted, duplicates removed."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
     out: list[Path] = []
@@ -39,7 +45,8 @@ def expand_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
                 raise DataError(p, "glob pattern matches no file")
             out.extend(Path(m) for m in matches if Path(m).is_file())
         elif Path(p).is_dir():
-            out.extend(sorted(q for q in Path(p).iterdir() if q.is_file() and not q.name.startswith(".")))
+            out.extend(sorted(q for q in Path(p).iterdir() if q.is_file() and not q.name.startswith(".")
+                              and q.suffix.lower() not in NOT_SCENARIOS))  # fmt: skip
         elif Path(p).is_file():
             out.append(Path(p))
         else:

@@ -8,7 +8,8 @@ done markers; a stage shared by several rows (the SFT that precedes every RFT va
 per seed and reused (`share_prefixes`). Each row is then evaluated with 32 rollouts on the held-out
 generated scenarios and on the real WOMD scenarios; each result is written as soon as it exists, so a
 rerun skips what is done. The report holds per-scenario metrics, so differences between rows are
-compared pairwise (same scenarios, same seeds).
+compared pairwise (same scenarios, same seeds). Every RFT rule row has a control row, the same run
+with the advantage negated: what the control gains too is generic weight perturbation, not the reward.
 """
 
 from __future__ import annotations
@@ -28,17 +29,29 @@ from smartr1.reports.ablation_table import summarize, write_report
 from smartr1.rollout.evaluation import evaluate_policy
 from smartr1.training.pipeline import Recipe, load_recipe, run_pipeline
 
-# row -> its recipe; the main rows run with every seed, the sweeps (built from sft+rft) with sweep_seeds
+# row -> its recipe. The main rows run with every seed; the other rule rows (and the MPO alpha / beta
+# sweeps, built from the published MPO row) with `rule_seeds`, to keep the CPU budget.
 MAIN_ROWS = {
     "pretrain": "ablation/pretrain",
     "sft": "ablation/sft",
     "sft+sft": "ablation/sft+sft",
-    "sft+rft": "ablation/sft+rft",
-    "sft+rft+sft": "ablation/sft+rft+sft",
-    "rft:grpo": "ablation/rft-grpo",
-    "rft:reinforce": "ablation/rft-reinforce",
-    "rft:loo": "ablation/rft-loo",
+    "sft+rft:agent": "ablation/rft-agent",
+    "sft+rft:agent+sft": "ablation/rft-agent+sft",
 }
+RULE_ROWS = {
+    "sft+rft:mpo-published": "ablation/sft+rft",
+    "sft+rft:mpo": "ablation/rft-mpo",
+    "sft+rft:loo": "ablation/rft-loo",
+}
+# opt-in rows (`rows=`): the published MPO pipeline and the baselines of the first ablation
+EXTRA_ROWS = {
+    "sft+rft:mpo-published+sft": "ablation/sft+rft+sft",
+    "sft+rft:grpo": "ablation/rft-grpo",
+    "sft+rft:reinforce": "ablation/rft-reinforce",
+}
+# RFT rows that get a control row "<row>:control" (the advantage negated), with the row's seeds
+CONTROLLED = ("sft+rft:agent", "sft+rft:mpo-published", "sft+rft:mpo", "sft+rft:loo")
+DEFAULT_ROWS = (*MAIN_ROWS, *RULE_ROWS)
 
 
 @dataclass
@@ -52,9 +65,11 @@ class AblationConfig:
     generate_seed: int = 0
     tiny_worlds: bool = False
     seeds: tuple[int, ...] = (0, 1, 2)
-    sweep_seeds: tuple[int, ...] = (0,)
-    alphas: tuple[float, ...] = (0.02, 0.0)  # MPO sweep: alpha = mean reward - margin for these margins
-    betas: tuple[float, ...] = (0.0, 0.2)  # MPO sweep of the KL weight (0.04 is the main row)
+    rule_seeds: tuple[int, ...] = (0,)  # seeds of the rows outside MAIN_ROWS (budget)
+    rows: tuple[str, ...] = DEFAULT_ROWS  # which rows (names of MAIN_ROWS, RULE_ROWS, EXTRA_ROWS)
+    controls: bool = True  # a negated-advantage control row for each row in CONTROLLED
+    alphas: tuple[float, ...] = ()  # MPO sweep: alpha = mean reward - margin for these margins
+    betas: tuple[float, ...] = ()  # MPO sweep of the KL weight (0.04 is the published row)
     base: str | None = None  # a pretrained checkpoint every row starts from (None: pretrain one here)
     # step counts: None = the recipes' (recipes/ablation.yaml)
     pretrain_steps: int | None = None
@@ -81,13 +96,26 @@ def recipes(cfg: AblationConfig) -> dict[str, Recipe]:
         "sft2": ft,
         "rft": {**_steps(cfg.rft_steps), **({"rft": dict(cfg.rft)} if cfg.rft else {})},
     }
-    rows = {name: load_recipe(r).over(stages=ov, size=cfg.size) for name, r in MAIN_ROWS.items()}
-    mpo = rows["sft+rft"]
+    known = {**MAIN_ROWS, **RULE_ROWS, **EXTRA_ROWS}
+    unknown = [r for r in cfg.rows if r not in known]
+    if unknown:
+        raise ValueError(f"unknown ablation rows {unknown}; choose from {list(known)}")
+    rows = {}
+    for name in cfg.rows:
+        rows[name] = load_recipe(known[name]).over(stages=ov, size=cfg.size)
+        if cfg.controls and name in CONTROLLED:
+            rows[f"{name}:control"] = rows[name].over(stages={"rft": {"rft": {"negate_advantage": True}}})
+    mpo = load_recipe(RULE_ROWS["sft+rft:mpo-published"]).over(stages=ov, size=cfg.size)
     for m in cfg.alphas:
         rows[f"mpo:alpha=mean-{m:g}"] = mpo.over(stages={"rft": {"rft": {"alpha_margin": m}}})
     for b in cfg.betas:
         rows[f"mpo:beta={b:g}"] = mpo.over(stages={"rft": {"rft": {"beta": b}}})
     return rows
+
+
+def row_seeds(cfg: AblationConfig, name: str) -> tuple[int, ...]:
+    """The main rows (and their controls) run with every seed, the others with `rule_seeds`."""
+    return cfg.seeds if name.removesuffix(":control") in MAIN_ROWS else cfg.rule_seeds
 
 
 class Ablation:
@@ -152,13 +180,17 @@ class Ablation:
 
     # ---- evaluation ---------------------------------------------------------------------------
     def evaluate(self, name: str, seed: int, policy: str, sets: dict[str, list], extra: dict) -> dict:
-        """Score a policy on every scenario set, once: results/<set>/<row>/seed<k>.json."""
+        """Score a policy on every scenario set, once: results/<set>/<row>/seed<k>.json (scored again
+        when the row's policy is another checkpoint: its recipe changed)."""
         out = {}
         for set_name, scenarios in sets.items():
             path = self.out / "results" / set_name / _safe(name) / f"seed{seed}.json"
             if path.exists():
-                out[set_name] = json.loads(path.read_text())
-                continue
+                rec = json.loads(path.read_text())
+                if rec.get("policy") == policy:  # a row whose recipe changed has another stage directory
+                    out[set_name] = rec
+                    continue
+                self.console.print(f"{name}, seed {seed}: its recipe changed since {path} was scored; again")
             res, _, sec = evaluate_policy(policy, scenarios, self.cfg.rollouts, seed=seed)
             rec = {"row": name, "seed": seed, "policy": policy, "eval_seconds": sec, **extra,
                    "dataset": res.dataset, "buckets": res.buckets,
@@ -166,6 +198,13 @@ class Ablation:
             atomic_write_bytes(path, [json.dumps(rec).encode()])
             out[set_name] = rec
         return out
+
+    def report(self) -> dict:
+        """The table from the results stored so far (a run in progress or stopped), without training."""
+        sets = ["generated", *(["real"] if self.cfg.real else [])]
+        report = summarize(self.out, sets, ["constant-velocity", *recipes(self.cfg), "logged-oracle"])
+        write_report(self.out, report, asdict_cfg(self.cfg))
+        return report
 
     def run(self) -> dict:
         cfg = self.cfg
@@ -180,16 +219,14 @@ class Ablation:
         base, base_s = self.base(train)
         rows = recipes(cfg)
         # seed-major: a run stopped early has every row for its first seeds rather than some rows for all
-        for seed in sorted({*cfg.seeds, *cfg.sweep_seeds}):
+        for seed in sorted({*cfg.seeds, *cfg.rule_seeds}):
             for name, recipe in rows.items():
-                if seed not in (cfg.seeds if name in MAIN_ROWS else cfg.sweep_seeds):
+                if seed not in row_seeds(cfg, name):
                     continue
                 self.console.rule(f"[bold]ablation: {name}, seed {seed}")
                 ckpt, secs = self.row(recipe, train, seed, base)
                 self.evaluate(name, seed, ckpt, sets, {"train_seconds": {"pretrain": base_s, **secs}})
-        report = summarize(self.out, list(sets), ["constant-velocity", *rows, "logged-oracle"])
-        write_report(self.out, report, asdict_cfg(cfg))
-        return report
+        return self.report()
 
 
 def asdict_cfg(cfg: AblationConfig) -> dict:
