@@ -4,6 +4,8 @@ real scenes and the golden logged-noisy submission (32 rollouts)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -18,10 +20,11 @@ from smartr1.metrics.agent_credit import (
 )
 from smartr1.metrics.config import FEATURES, load_config
 from smartr1.metrics.per_agent import scenario_diagnostics
-from tests.conftest import SCENARIO_IDS, golden_rollouts
+from tests.conftest import SCENARIO_IDS, WOSAC, golden_rollouts
 
 SCORE_TOL = 1e-12  # m_j(-i): f64 from the same f32 per-step log-likelihoods (measured: bit-identical)
 LOO_TOL = 1e-8  # r_ij ~ 1e-2, returned as f32 (measured: 4e-10)
+ADE_TOL = 1e-5  # metres, against the official package's ADE fields (f32 features, as the golden tests)
 
 
 def _drop(ro: Rollouts, i: int) -> Rollouts:
@@ -58,6 +61,12 @@ def test_credit_matches_a_direct_leave_one_out(real_scenarios, sid):
     np.testing.assert_allclose(credit.loo[0, :, :e].numpy(), direct.mean(0) - direct, rtol=0, atol=LOO_TOL)
     assert (credit.loo[0, :, e:] == 0).all() and (credit.score[0, :, e:] == 0).all()
     assert credit.evaluated[0].tolist() == [True] * e + [False] * (credit.loo.shape[2] - e)
+    # per-agent ADE: its means are the official ADE and minADE of this submission
+    gold = json.loads((WOSAC / sid / "metrics_logged_noisy.json").read_text())["metrics"]
+    per_rollout = credit.ade[0, :, :e].double().mean(-1)
+    assert abs(per_rollout.mean().item() - gold["average_displacement_error"]) <= ADE_TOL
+    assert abs(per_rollout.min().item() - gold["min_average_displacement_error"]) <= ADE_TOL
+    assert (credit.ade[0, :, e:] == 0).all()
 
 
 @pytest.mark.parametrize("sid", SCENARIO_IDS)
@@ -134,6 +143,7 @@ def test_advantage_adds_events_against_their_rollout_mean():
         score=torch.zeros_like(loo, dtype=torch.float64),
         loo=loo,
         events={"collision": collided, "offroad": none, "red_light": none},
+        ade=torch.zeros_like(loo),
         evaluated=torch.tensor([[True, False]]),
     )
     torch.testing.assert_close(advantage(credit, 0.0), loo)
@@ -141,6 +151,23 @@ def test_advantage_adds_events_against_their_rollout_mean():
     want = loo[..., 0] + 0.2 * (0.25 - collided[..., 0].float())
     torch.testing.assert_close(adv[..., 0], want)
     assert adv[0, 0, 0] < 0 < adv[0, 1, 0]  # the rollout that collides, where it usually does not
+    assert (adv[..., 1] == 0).all()  # not evaluated
+
+
+def test_advantage_adds_displacement_against_its_rollout_mean():
+    loo = torch.zeros(1, 4, 2)
+    ade = torch.tensor([[[1.0, 9.0], [3.0, 9.0], [2.0, 9.0], [6.0, 9.0]]])  # agent 0's mean is 3 m
+    none = torch.zeros(1, 4, 2, dtype=torch.bool)
+    credit = AgentCredit(
+        score=torch.zeros_like(loo, dtype=torch.float64),
+        loo=loo,
+        events={"collision": none, "offroad": none, "red_light": none},
+        ade=ade,
+        evaluated=torch.tensor([[True, False]]),
+    )
+    torch.testing.assert_close(credit.advantage(0.5, 0.0), loo)  # no events, no ADE weight: nothing
+    adv = credit.advantage(0.0, 0.01)
+    torch.testing.assert_close(adv[0, :, 0], torch.tensor([0.02, 0.0, 0.01, -0.03]))
     assert (adv[..., 1] == 0).all()  # not evaluated
 
 

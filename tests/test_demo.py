@@ -1,9 +1,11 @@
 """The README's main job, end to end at toy size: generate -> render -> pretrain -> simulate -> evaluate."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from smartr1.data.womd import read_scenarios
 from smartr1.demo import COMPARED_POLICIES, DemoConfig, run_demo
@@ -65,6 +67,19 @@ def test_demo_end_to_end_and_resume(tmp_path):
     again = run_demo(cfg)
     assert again["results"] == report["results"]
     assert again["checkpoint"] == report["checkpoint"]
+    # An edited schedule retrains the stage it changes (the old one kept aside) and makes the rollouts,
+    # scores and viewer again from the new final model, not from the old shards.
+    pretrain = (cfg.out / "pretrain" / "done.json").read_text()
+    edited = run_demo(replace(cfg, sft2_steps=2))
+    assert (cfg.out / "pretrain" / "done.json").read_text() == pretrain
+    assert torch.load(edited["checkpoint"], weights_only=False)["global_step"] == 2
+    assert len(list(cfg.out.glob("sft2.stale-*"))) == 1
+    (aside,) = cfg.out.glob("derived.stale-*")
+    assert (
+        any((aside / "rollouts" / "smart").glob("submission.binproto-*")) and (aside / "view.html").exists()
+    )
+    smart = edited["results"]["smart"]
+    assert edited["stages"]["sft2"]["held_out"] == {**smart["buckets"], **smart["dataset"]}
 
 
 def test_demo_schedule_is_the_demo_recipe_with_only_the_given_overrides(tmp_path):

@@ -104,7 +104,13 @@ def test_rft_options_scene_baseline_evaluated_agents_target_kl_and_validation(pr
         acc.Reload()
         tags |= set(acc.Tags()["scalars"])
     assert {"val/metametric", "train/beta", "train/reward_vs_scene_mean"} <= tags
-    agent = {"rule": "agent", "num_rollouts": 4, "grad_rollouts": 2, "credit_agents": "all"}
+    agent = {
+        "rule": "agent",
+        "num_rollouts": 4,
+        "grad_rollouts": 2,
+        "credit_agents": "all",
+        "ade_weight": 0.002,
+    }
     ckpt = run_stage(_cfg(tmp, data, "rft", "rft_agent_all", 1, parent, rft=agent))
     assert torch.load(ckpt, weights_only=False)["global_step"] == 1
 
@@ -159,3 +165,21 @@ def test_pipeline_resumes_after_sigkill_to_the_uninterrupted_result(tmp_path):
             )
     leftovers = [p for p in (tmp_path / "killed").rglob("*") if ".tmp" in p.name]
     assert not leftovers
+
+
+def test_pipeline_retrains_a_stage_whose_recipe_changed_and_keeps_the_old_one(tmp_path):
+    from smartr1.training.pipeline import Recipe, run_pipeline
+
+    data = _data(tmp_path, 2)
+    shared = {"data": {"train": [str(data)], "cache_dir": str(tmp_path / "cache"), "batch_size": 2}}
+    per = {"pretrain": {"model": SMALL, "trainer": {"max_steps": 1}},
+           "sft": {"trainer": {"max_steps": 1}, "sft": {"top_k": 4}}}  # fmt: skip
+    order = ("pretrain", "sft")
+    first = run_pipeline(tmp_path / "run", Recipe(shared=shared, stages=per, order=order))
+    assert run_pipeline(tmp_path / "run", Recipe(shared=shared, stages=per, order=order)) == first  # skipped
+    per["sft"]["trainer"]["max_steps"] = 2  # a recipe edit after the run
+    second = run_pipeline(tmp_path / "run", Recipe(shared=shared, stages=per, order=order))
+    assert second["pretrain"] == first["pretrain"]  # unchanged: not trained again
+    assert _meta(second["sft"]["checkpoint"])["global_step"] == 2
+    aside = list((tmp_path / "run").glob("sft.stale-*"))
+    assert len(aside) == 1 and _meta(aside[0] / "checkpoints" / "last.ckpt")["global_step"] == 1

@@ -2,7 +2,9 @@
 simulate -> evaluate -> viewer.
 
 Every stage writes into one run directory and is skipped when its output is already there, so an
-interrupted demo resumes where it stopped (training itself resumes from its last checkpoint).
+interrupted demo resumes where it stopped (training itself resumes from its last checkpoint). When a
+training stage is trained again (its recipe changed), the rollouts, pictures and viewer made from the
+previous models are set aside (`derived.stale-<time>/`) and made again from the new ones.
 """
 
 from __future__ import annotations
@@ -60,6 +62,30 @@ class DemoConfig:
 
 def _mark(marker: Path, info: dict) -> None:
     atomic_write_bytes(marker, [json.dumps(info, indent=1, default=str).encode()])
+
+
+def _derived_from(out: Path, records: dict[str, dict]) -> None:
+    """Set aside what the previous models produced (rollouts, pictures, viewer) when any stage's
+    checkpoint is another file than the one they were made from (`derived.json`: path, size, mtime)."""
+    stamp = {}
+    for name, rec in records.items():
+        st = Path(rec["checkpoint"]).stat()
+        stamp[name] = [rec["checkpoint"], st.st_size, st.st_mtime_ns]
+    marker = out / "derived.json"
+    old = json.loads(marker.read_text()) if marker.exists() else None
+    if old is not None and old != stamp:
+        aside = out / f"derived.stale-{time.strftime('%Y%m%d-%H%M%S')}"
+        made = [out / "rollouts" / "smart", *(out / "rollouts" / s for s in records), out / "view.html"]
+        made += [
+            *(out / "pictures").glob("*_smart.gif"),
+            *(p for s in records for p in (out / "pictures").glob(f"*_{s}.png")),
+        ]
+        for path in (p for p in made if p.exists()):
+            target = aside / path.relative_to(out)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            path.rename(target)
+        print(f"demo: the models changed since their rollouts were made: kept them in {aside.name}")
+    _mark(marker, stamp)
 
 
 def _quiet_lightning() -> None:
@@ -177,6 +203,7 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
         out, recipe, val=val, rollouts=cfg.rollouts, seed=cfg.seed, device=cfg.device, on_stage=on_stage
     )
     ckpt = Path(records[stages[-1]]["checkpoint"])
+    _derived_from(out, records)
 
     # 4. simulate + evaluate -------------------------------------------------------------------
 

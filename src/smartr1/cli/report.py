@@ -94,8 +94,8 @@ def ablation_command(
     ] = False,
 ) -> None:
     """Train and score every row of the SMART-R1 ablation (pretrain, +SFT, +SFT+SFT, +SFT+RFT with
-    the per-agent rule, MPO as published and fixed, leave-one-out, each with its negated-advantage
-    control, +SFT+RFT+SFT) against constant velocity and the logged oracle; write ablation.md / .json /
+    the per-agent rule, with and without displacement credit, MPO as published and fixed,
+    leave-one-out, each with its negated-advantage control, +SFT+RFT+SFT) against constant velocity and the logged oracle; write ablation.md / .json /
     .png. Every result is stored as it finishes: rerun to resume."""
     from smartr1.reports.ablation import DEFAULT_ROWS, Ablation, AblationConfig
 

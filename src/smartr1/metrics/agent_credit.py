@@ -38,27 +38,37 @@ class AgentCredit:
     `score[s, i, j]` f64 is m_j(-i), agent j's meta score from the rollouts without rollout i;
     `loo[s, i, j]` f32 = mean_k score[s, k, j] - score[s, i, j] (positive: rollout i helped agent j);
     `events[name][s, i, j]` bool: agent j collided / left the road / ran a red light in rollout i at any
-    scored step; `evaluated[s, j]` bool: which objects are scored.
+    scored step; `ade[s, i, j]` f32: agent j's average displacement from its log in rollout i (metres,
+    the minADE feature); `evaluated[s, j]` bool: which objects are scored.
     """
 
     score: torch.Tensor
     loo: torch.Tensor
     events: dict[str, torch.Tensor]
+    ade: torch.Tensor
     evaluated: torch.Tensor
 
-    def advantage(self, event_weight: float = 0.0) -> torch.Tensor:
-        """[S, R, N] f32: `loo` + event_weight * sum over events of (rollout mean - indicator), so a
-        rollout in which an agent collides while it usually does not gets a negative advantage."""
-        return advantage(self, event_weight)
+    def advantage(self, event_weight: float = 0.0, ade_weight: float = 0.0) -> torch.Tensor:
+        """[S, R, N] f32: `loo` + event_weight * sum over events of (rollout mean - indicator)
+        + ade_weight * (rollout mean - ade), so a rollout in which an agent collides while it usually does
+        not, or strays (or stops) further from its log than its other rollouts, gets a negative advantage."""
+        return advantage(self, event_weight, ade_weight)
 
 
-def advantage(credit: AgentCredit, event_weight: float = 0.0) -> torch.Tensor:
+def _against_mean(x: torch.Tensor) -> torch.Tensor:
+    """[S, R, N] -> rollout mean - x: positive where a rollout is below the agent's usual value."""
+    x = x.to(torch.float32)
+    return x.mean(1, keepdim=True) - x
+
+
+def advantage(credit: AgentCredit, event_weight: float = 0.0, ade_weight: float = 0.0) -> torch.Tensor:
     """Per-agent advantage [S, R, N] f32 (see `AgentCredit.advantage`); 0 for non-evaluated objects."""
     out = credit.loo.clone()
     if event_weight:
         for ind in credit.events.values():
-            x = ind.to(torch.float32)
-            out += np.float32(event_weight) * (x.mean(1, keepdim=True) - x)
+            out += np.float32(event_weight) * _against_mean(ind)
+    if ade_weight:
+        out += np.float32(ade_weight) * _against_mean(credit.ade)
     return torch.where(credit.evaluated[:, None], out, torch.zeros_like(out))
 
 
@@ -144,10 +154,13 @@ def agent_credit(
         score = torch.where(evaluated, score, torch.zeros_like(score))
         loo = (score.mean(1, keepdim=True) - score).to(torch.float32)
         events = {k: _pad(v.any(-1) & evaluated, n, False) for k, v in event_steps(sim, masks).items()}
+        ade = sim.average_displacement_error.to(torch.float32)
+        ade = torch.where(evaluated & ade.isfinite(), ade, torch.zeros_like(ade))
         return AgentCredit(
             score=_pad(score, n, 0.0),
             loo=_pad(loo, n, 0.0),
             events=events,
+            ade=_pad(ade, n, 0.0),
             evaluated=_pad(masks.eval, n, False),
         )
 

@@ -39,6 +39,7 @@ MAIN_ROWS = {
     "sft+rft:agent+sft": "ablation/rft-agent+sft",
 }
 RULE_ROWS = {
+    "sft+rft:agent-ade": "ablation/rft-agent-ade",
     "sft+rft:mpo-published": "ablation/sft+rft",
     "sft+rft:mpo": "ablation/rft-mpo",
     "sft+rft:loo": "ablation/rft-loo",
@@ -50,7 +51,7 @@ EXTRA_ROWS = {
     "sft+rft:reinforce": "ablation/rft-reinforce",
 }
 # RFT rows that get a control row "<row>:control" (the advantage negated), with the row's seeds
-CONTROLLED = ("sft+rft:agent", "sft+rft:mpo-published", "sft+rft:mpo", "sft+rft:loo")
+CONTROLLED = ("sft+rft:agent", "sft+rft:agent-ade", "sft+rft:mpo-published", "sft+rft:mpo", "sft+rft:loo")
 DEFAULT_ROWS = (*MAIN_ROWS, *RULE_ROWS)
 
 

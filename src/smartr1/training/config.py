@@ -122,9 +122,12 @@ class RftConfig:
     # rule "agent" (dense per-agent credit): which agents the training reward scores ("all": every
     # simulated agent, a training choice; evaluation stays official) and how much one collision,
     # offroad or red-light event of an agent, against its rollout mean, weighs beside its
-    # leave-one-out credit (credits are about +-0.007; 0.005 makes an event worth about one)
+    # leave-one-out credit (credits are about +-0.007; 0.005 makes an event worth about one), and how
+    # much one metre of an agent's displacement from its log, against its rollout mean, weighs (0: off;
+    # a training choice beyond the paper that stops the rule buying realism by slowing traffic)
     credit_agents: str = "evaluated"
     event_weight: float = 0.005
+    ade_weight: float = 0.0
 
     def __post_init__(self):
         if self.rule not in RULES:

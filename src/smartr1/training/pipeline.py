@@ -8,7 +8,10 @@ schedule, cpu-long, womd-gpu and every ablation row are recipes.
 `run_pipeline` trains each stage in its own directory from the previous stage's last checkpoint
 (recorded as its parent); after it the held-out metric is computed and the stage is marked done
 (`done.json`, written atomically). Rerunning skips finished stages and resumes an interrupted one from
-its last checkpoint, so a killed run continues exactly where it stopped. With `share_prefixes`, a
+its last checkpoint, so a killed run continues exactly where it stopped. Each stage directory records
+the digest of the settings that led to it (`settings.json`); when the recipe or the parent checkpoint
+changed since, the old directory is kept aside as `<stage>.stale-<time>` and the stage is trained
+afresh, so an edited recipe never reuses (or resumes) a stage trained under another. With `share_prefixes`, a
 stage's directory is named by the chain of stages and settings that led to it, so recipes that begin
 alike (the ablation's rows) train their common stages once.
 """
@@ -128,14 +131,39 @@ def stage_done(stage_dir: Path) -> dict | None:
     return json.loads(marker.read_text()) if marker.exists() else None
 
 
-def chain_dirs(out: Path, recipe: Recipe) -> list[Path]:
-    """Per stage: <out>/<stage>-<hash of the chain's settings so far>, so equal prefixes share."""
-    dirs, chain = [], []
+def chain_digests(recipe: Recipe) -> list[str]:
+    """Per stage: a hash of the stages and settings that lead to it (its own included)."""
+    out, chain = [], []
     for stage in recipe.order:
         chain.append([stage, recipe.overrides(stage), recipe.size or "nano"])
-        digest = hashlib.sha1(json.dumps(chain, sort_keys=True, default=str).encode()).hexdigest()[:8]
-        dirs.append(out / f"{'__'.join(s for s, _, _ in chain)}-{digest}")
-    return dirs
+        out.append(hashlib.sha1(json.dumps(chain, sort_keys=True, default=str).encode()).hexdigest()[:8])
+    return out
+
+
+def chain_dirs(out: Path, recipe: Recipe) -> list[Path]:
+    """Per stage: <out>/<stage>-<hash of the chain's settings so far>, so equal prefixes share."""
+    return [out / f"{'__'.join(recipe.order[: i + 1])}-{d}" for i, d in enumerate(chain_digests(recipe))]
+
+
+def _stale(stage_dir: Path, settings: dict) -> str | None:
+    """Why the stage directory was made under other settings (None: same, fresh, or unrecorded)."""
+    f = stage_dir / "settings.json"
+    if not f.exists():
+        return None
+    try:
+        old = json.loads(f.read_text())
+    except (OSError, ValueError):
+        return "its settings.json is unreadable"
+    changed = [k for k in settings if old.get(k) != settings[k]]
+    return None if not changed else " and ".join({"digest": "the recipe", "parent": "the parent checkpoint"}[k]
+                                                   for k in changed) + " changed"  # fmt: skip
+
+
+def _set_aside(stage_dir: Path, why: str) -> None:
+    """Keep a stage trained under other settings (never deleted) and start the stage afresh."""
+    aside = stage_dir.with_name(f"{stage_dir.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}")
+    stage_dir.rename(aside)
+    print(f"pipeline: {stage_dir}: {why} since it was trained; kept as {aside.name}, training it again")
 
 
 def run_pipeline(
@@ -157,9 +185,13 @@ def run_pipeline(
     dirs = chain_dirs(out, recipe) if share_prefixes else [out / s for s in recipe.order]
     records: dict[str, dict] = {}
     parent = init_checkpoint
-    for stage, stage_dir in zip(recipe.order, dirs, strict=True):
+    for stage, stage_dir, digest in zip(recipe.order, dirs, chain_digests(recipe), strict=True):
+        settings = {"digest": digest, "parent": parent}
+        if why := _stale(stage_dir, settings):
+            _set_aside(stage_dir, why)
         rec = stage_done(stage_dir)
         if rec is None:
+            atomic_write_bytes(stage_dir / "settings.json", [json.dumps(settings, indent=1).encode()])
             cfg = recipe.stage_config(stage, stage_dir, parent)
             t0 = time.perf_counter()
             ckpt = run_stage(cfg, resume=True, callbacks=list(callbacks))

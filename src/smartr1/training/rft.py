@@ -61,6 +61,7 @@ def scenario_rewards(
     group: int,
     credit: ScenarioContexts | None = None,
     event_weight: float = 0.0,
+    ade_weight: float = 0.0,
 ):
     """Per scenario: the reward tensor of kind `reward` (see `advantages.Rule`: [1] per scenario, [G]
     per group, [R] leave-one-out metrics, or [R, A'] per-agent credit in the rollout's columns, scored
@@ -82,7 +83,8 @@ def scenario_rewards(
             rewards.append(leave_one_out_fields(ctx, future)["metametric"][0])
         elif reward == "agent":
             cctx = (credit or contexts).get(sid)
-            adv = agent_credit(cctx, metric_future(out, batch, cctx.batch, rows=[b])).advantage(event_weight)
+            cred = agent_credit(cctx, metric_future(out, batch, cctx.batch, rows=[b]))
+            adv = cred.advantage(event_weight, ade_weight)
             rewards.append(to_columns(adv[0], cctx.batch.track_index[0], state.scene.cols[b]))
         else:
             rewards.append(f["metametric"])
@@ -167,8 +169,9 @@ class RftModule(StageModule):
         total = r * groups
         seed = self.cfg.trainer.seed * 1_000_003 + int(self.global_step)
         state = sample_rollouts(self.model, batch, total, seed, cfg.top_k, cfg.temperature, cfg.start)
+        weights = {"event_weight": cfg.event_weight, "ade_weight": cfg.ade_weight}
         rewards, fields = scenario_rewards(
-            state, batch, self.contexts, self.rule.reward, r, self.credit_contexts, cfg.event_weight
+            state, batch, self.contexts, self.rule.reward, r, self.credit_contexts, **weights
         )
         reward = torch.stack(rewards)
         adv = self.rule.advantage(reward, self.rule_state)  # [B, 1], [B, G] or [B, R]
