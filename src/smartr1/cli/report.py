@@ -95,8 +95,9 @@ def ablation_command(
 ) -> None:
     """Train and score every row of the SMART-R1 ablation (pretrain, +SFT, +SFT+SFT, +SFT+RFT with
     the per-agent rule, with and without displacement credit, MPO as published and fixed,
-    leave-one-out, each with its negated-advantage control, +SFT+RFT+SFT) against constant velocity and the logged oracle; write ablation.md / .json /
-    .png. Every result is stored as it finishes: rerun to resume."""
+    leave-one-out, each with its negated-advantage control, +SFT+RFT+SFT) against constant velocity
+    and the logged oracle; write ablation.md / .json / .png. Every result is stored as it finishes:
+    rerun to resume."""
     from smartr1.reports.ablation import DEFAULT_ROWS, Ablation, AblationConfig
 
     cfg = AblationConfig(out=out, train=list(train or []), val=list(val or []), real=list(real or []),

@@ -124,7 +124,8 @@ class RftConfig:
     # offroad or red-light event of an agent, against its rollout mean, weighs beside its
     # leave-one-out credit (credits are about +-0.007; 0.005 makes an event worth about one), and how
     # much one metre of an agent's displacement from its log, against its rollout mean, weighs (0: off;
-    # a training choice beyond the paper that stops the rule buying realism by slowing traffic)
+    # a training choice beyond the paper against slowed traffic; over 3 seeds 0.001 halved the realism
+    # gain and left minADE +37%: benchmarks/results/ablation.md, row sft+rft:agent-ade)
     credit_agents: str = "evaluated"
     event_weight: float = 0.005
     ade_weight: float = 0.0

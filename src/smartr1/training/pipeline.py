@@ -11,9 +11,9 @@ schedule, cpu-long, womd-gpu and every ablation row are recipes.
 its last checkpoint, so a killed run continues exactly where it stopped. Each stage directory records
 the digest of the settings that led to it (`settings.json`); when the recipe or the parent checkpoint
 changed since, the old directory is kept aside as `<stage>.stale-<time>` and the stage is trained
-afresh, so an edited recipe never reuses (or resumes) a stage trained under another. With `share_prefixes`, a
-stage's directory is named by the chain of stages and settings that led to it, so recipes that begin
-alike (the ablation's rows) train their common stages once.
+afresh, so an edited recipe never reuses (or resumes) a stage trained under another. With
+`share_prefixes`, a stage's directory is named by the chain of stages and settings that led to it, so
+recipes that begin alike (the ablation's rows) train their common stages once.
 """
 
 from __future__ import annotations
@@ -154,9 +154,9 @@ def _stale(stage_dir: Path, settings: dict) -> str | None:
         old = json.loads(f.read_text())
     except (OSError, ValueError):
         return "its settings.json is unreadable"
-    changed = [k for k in settings if old.get(k) != settings[k]]
-    return None if not changed else " and ".join({"digest": "the recipe", "parent": "the parent checkpoint"}[k]
-                                                   for k in changed) + " changed"  # fmt: skip
+    what = {"digest": "the recipe", "parent": "the parent checkpoint"}
+    changed = [what[k] for k in settings if old.get(k) != settings[k]]
+    return " and ".join(changed) + " changed" if changed else None
 
 
 def _set_aside(stage_dir: Path, why: str) -> None:
