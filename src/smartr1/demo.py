@@ -31,7 +31,7 @@ from smartr1.metrics.submission import load_rollouts, write_rollout_shards
 from smartr1.reports.view import write_view
 from smartr1.rollout.policy import load_policy
 from smartr1.rollout.sampling import DEFAULT_TOP_K
-from smartr1.training.pipeline import PIPELINE, Recipe, load_recipe, run_pipeline
+from smartr1.training.pipeline import PIPELINE, Recipe, checkpoint_stamp, load_recipe, run_pipeline
 from smartr1.viz import render_rollouts_gif, render_scenario_png
 from smartr1.viz.profiles import render_profiles
 
@@ -67,10 +67,7 @@ def _mark(marker: Path, info: dict) -> None:
 def _derived_from(out: Path, records: dict[str, dict]) -> None:
     """Set aside what the previous models produced (rollouts, pictures, viewer) when any stage's
     checkpoint is another file than the one they were made from (`derived.json`: path, size, mtime)."""
-    stamp = {}
-    for name, rec in records.items():
-        st = Path(rec["checkpoint"]).stat()
-        stamp[name] = [rec["checkpoint"], st.st_size, st.st_mtime_ns]
+    stamp = {name: checkpoint_stamp(rec["checkpoint"]) for name, rec in records.items()}
     marker = out / "derived.json"
     old = json.loads(marker.read_text()) if marker.exists() else None
     if old is not None and old != stamp:

@@ -27,7 +27,7 @@ from smartr1.data.womd import read_scenarios
 from smartr1.model.checkpoint import load_model
 from smartr1.reports.ablation_table import summarize, write_report
 from smartr1.rollout.evaluation import evaluate_policy
-from smartr1.training.pipeline import Recipe, load_recipe, run_pipeline
+from smartr1.training.pipeline import Recipe, checkpoint_stamp, load_recipe, run_pipeline
 
 # row -> its recipe. The main rows run with every seed; the other rule rows (and the MPO alpha / beta
 # sweeps, built from the published MPO row) with `rule_seeds`, to keep the CPU budget.
@@ -182,18 +182,21 @@ class Ablation:
     # ---- evaluation ---------------------------------------------------------------------------
     def evaluate(self, name: str, seed: int, policy: str, sets: dict[str, list], extra: dict) -> dict:
         """Score a policy on every scenario set, once: results/<set>/<row>/seed<k>.json (scored again
-        when the row's policy is another checkpoint: its recipe changed)."""
+        when the row's policy is another checkpoint: its recipe changed, or its stage retrained in place
+        from another base)."""
         out = {}
+        stamp = checkpoint_stamp(policy)
         for set_name, scenarios in sets.items():
             path = self.out / "results" / set_name / _safe(name) / f"seed{seed}.json"
             if path.exists():
                 rec = json.loads(path.read_text())
-                if rec.get("policy") == policy:  # a row whose recipe changed has another stage directory
+                # results stored before stamps existed compare by path alone
+                if rec.get("policy") == policy and rec.get("policy_stamp", stamp) == stamp:
                     out[set_name] = rec
                     continue
-                self.console.print(f"{name}, seed {seed}: its recipe changed since {path} was scored; again")
+                self.console.print(f"{name}, seed {seed}: its model changed since {path} was scored; again")
             res, _, sec = evaluate_policy(policy, scenarios, self.cfg.rollouts, seed=seed)
-            rec = {"row": name, "seed": seed, "policy": policy, "eval_seconds": sec, **extra,
+            rec = {"row": name, "seed": seed, "policy": policy, "policy_stamp": stamp, "eval_seconds": sec, **extra,
                    "dataset": res.dataset, "buckets": res.buckets,
                    "scenarios": {k: v for k, v in res.scenarios.items()}}  # fmt: skip
             atomic_write_bytes(path, [json.dumps(rec).encode()])

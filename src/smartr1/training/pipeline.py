@@ -145,6 +145,16 @@ def chain_dirs(out: Path, recipe: Recipe) -> list[Path]:
     return [out / f"{'__'.join(recipe.order[: i + 1])}-{d}" for i, d in enumerate(chain_digests(recipe))]
 
 
+def checkpoint_stamp(path: str | Path) -> list:
+    """[path, size, mtime] of a checkpoint: what was made from it is stale when its stage retrained in
+    place (same path, new file); a name that is not a file (a reference policy) is its own stamp."""
+    p = Path(path)
+    if not p.is_file():
+        return [str(path)]
+    st = p.stat()
+    return [str(path), st.st_size, st.st_mtime_ns]
+
+
 def _stale(stage_dir: Path, settings: dict) -> str | None:
     """Why the stage directory was made under other settings (None: same, fresh, or unrecorded)."""
     f = stage_dir / "settings.json"
