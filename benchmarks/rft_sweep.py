@@ -26,14 +26,15 @@ from pathlib import Path
 
 from common import SHARED, machine, write_results
 
-from smartr1.reports.ablation import Ablation, AblationConfig
+from smartr1.data.womd import read_scenarios
+from smartr1.reports.ablation import Ablation, AblationConfig, _safe, recipes
 from smartr1.reports.ablation_table import paired
 
 REAL = [
     str(SHARED / "data" / "wosac" / "scenarios"),
     str(SHARED / "data" / "real_womd" / "womd_valid_demo.tfrecord"),
 ]
-ROW, SFT = "sft_rft_agent", "sft"
+SFT = "sft"
 COLUMNS = (
     ("realism_meta_metric", "meta-metric", 4),
     ("kinematic_metrics", "kinematic", 3),
@@ -68,20 +69,42 @@ def run(ablation: Path, work: Path, base: str, variant: dict[str, float]) -> Pat
     return out
 
 
-def _load(d: Path, set_name: str, row: str) -> dict:
-    rec = json.loads((d / "results" / set_name / row / "seed0.json").read_text())
-    return {0: rec}
+def run_in_place(ablation: Path, base: str, variant: dict[str, float], seeds: tuple[int, ...]) -> str:
+    """The variant inside the ablation's own directory: its SFT stages (same recipe and seeds) are
+    reused, RFT trains in a directory of its own, results go to results/<set>/sweep_<variant>/."""
+    data = ablation / "data"
+    rft = {k: v for k, v in variant.items() if k != "steps"}  # steps: RFT's step count
+    steps = variant.get("steps")
+    cfg = AblationConfig(out=ablation, base=base, train=[str(data / "train")], val=[str(data / "val")], real=REAL,
+                         seeds=seeds, rft=rft, rft_steps=None if steps is None else int(steps))  # fmt: skip
+    ab = Ablation(cfg)
+    sets = {"generated": list(read_scenarios(cfg.val)), "real": list(read_scenarios(REAL))}
+    recipe = recipes(AblationConfig(**{**cfg.__dict__, "rows": ("sft+rft:agent",), "controls": False}))
+    row = "sweep:" + label(variant)
+    for seed in seeds:
+        ckpt, secs = ab.row(recipe["sft+rft:agent"], cfg.train, seed, base)
+        ab.evaluate(row, seed, ckpt, sets, {"train_seconds": secs})
+    return row
 
 
-def summarise(dirs: list[Path]) -> list[dict]:
+def _load(d: Path, set_name: str, row: str, seeds: tuple[int, ...] = (0,)) -> dict:
+    return {s: json.loads((d / "results" / set_name / row / f"seed{s}.json").read_text()) for s in seeds}
+
+
+def _mean_buckets(recs: dict[int, dict]) -> dict[str, float]:
+    return {k: sum(r["buckets"][k] for r in recs.values()) / len(recs) for k, _, _ in COLUMNS}
+
+
+def summarise(items: list[tuple[Path, str]], seeds: tuple[int, ...] = (0,)) -> list[dict]:
+    """(ablation directory, row) -> the row against the directory's SFT row, paired over scenes."""
     out = []
-    for d in dirs:
-        entry = {"dir": str(d), "sets": {}}
+    for d, row in items:
+        entry = {"dir": str(d), "row": row, "seeds": list(seeds), "sets": {}}
         for set_name in ("generated", "real"):
-            a, b = _load(d, set_name, ROW), _load(d, set_name, SFT)
+            a, b = _load(d, set_name, _safe(row), seeds), _load(d, set_name, SFT, seeds)
             entry["sets"][set_name] = {
-                "rft": {k: a[0]["buckets"][k] for k, _, _ in COLUMNS},
-                "sft": {k: b[0]["buckets"][k] for k, _, _ in COLUMNS},
+                "rft": _mean_buckets(a),
+                "sft": _mean_buckets(b),
                 "pair": paired(a, b, min_scenarios=10),
             }
         out.append(entry)
@@ -99,16 +122,27 @@ def main() -> None:
     )
     ap.add_argument("--summarise", type=Path, nargs="*", default=None)
     ap.add_argument(
+        "--in-place", action="store_true", help="train each variant inside --ablation, reusing its SFT"
+    )
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (--in-place)")
+    ap.add_argument(
         "--label", action="append", default=[], help="the variant of each --summarise dir, in order"
     )
     ap.add_argument("--note", default="", help="a paragraph on how the summarised directories were made")
     args = ap.parse_args()
+    seeds = tuple(args.seeds)
     if args.summarise:
-        dirs, variants = args.summarise, [parse_variant(v) for v in args.label]
+        variants = [parse_variant(v) for v in args.label]
+        items = [(d, "sft+rft:agent") for d in args.summarise]
     else:
         variants = [parse_variant(v) for v in args.variant]
-        dirs = [run(args.ablation, args.work, args.base, v) for v in variants]
-    entries = summarise(dirs)
+        if args.in_place:
+            items = [
+                (args.ablation, run_in_place(args.ablation, args.base, dict(v), seeds)) for v in variants
+            ]
+        else:
+            items = [(run(args.ablation, args.work, args.base, v), "sft+rft:agent") for v in variants]
+    entries = summarise(items, seeds)
     for e, v in zip(entries, variants, strict=True):
         e["variant"] = v
     m = machine()

@@ -4,6 +4,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -11,6 +12,7 @@ from smartr1.data.womd import read_scenarios
 from smartr1.demo import COMPARED_POLICIES, DemoConfig, run_demo
 from smartr1.metrics.scoring import evaluate_rollouts
 from smartr1.metrics.submission import load_rollouts
+from smartr1.rollout.policy import load_policy
 
 pytestmark = pytest.mark.sumo
 
@@ -63,6 +65,14 @@ def test_demo_end_to_end_and_resume(tmp_path):
     assert saved["checkpoint"] == json.loads((cfg.out / "sft2" / "done.json").read_text())["checkpoint"]
     smart = saved["results"]["smart"]
     assert saved["stages"]["sft2"]["held_out"] == {**smart["buckets"], **smart["dataset"]}
+    # The final model's shards are the rollouts of its held-out scoring, reused: the same draw as
+    # simulating the checkpoint again with the demo's seed and top-k.
+    assert any((cfg.out / "sft2" / "held_out").glob("submission.binproto-*"))
+    policy = load_policy(saved["checkpoint"], top_k=cfg.top_k)
+    disk = load_rollouts(cfg.out / "rollouts" / "smart")
+    for ros in policy.rollout(val, num_rollouts=cfg.rollouts, seed=cfg.seed):
+        np.testing.assert_array_equal(ros.x, disk[ros.scenario_id].x)
+        np.testing.assert_array_equal(ros.heading, disk[ros.scenario_id].heading)
     # A second run finds every stage done and gives the same numbers.
     again = run_demo(cfg)
     assert again["results"] == report["results"]

@@ -110,9 +110,15 @@ def test_rft_options_scene_baseline_evaluated_agents_target_kl_and_validation(pr
         "grad_rollouts": 2,
         "credit_agents": "all",
         "ade_weight": 0.002,
+        "entropy_weight": 0.01,
+        "bc_weight": 0.5,
     }
     ckpt = run_stage(_cfg(tmp, data, "rft", "rft_agent_all", 1, parent, rft=agent))
     assert torch.load(ckpt, weights_only=False)["global_step"] == 1
+    acc = EventAccumulator(str(next((tmp / "rft_agent_all" / "tb").rglob("events.out.tfevents*"))))
+    acc.Reload()
+    (bc,) = acc.Scalars("train/bc")  # the anchor's cross-entropy on the logged tokens, one step
+    assert 0 < bc.value < 20
 
 
 PIPELINE_SCRIPT = """

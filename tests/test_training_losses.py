@@ -16,7 +16,14 @@ from smartr1.training.advantages import (
     reinforce,
     scene_baselined,
 )
-from smartr1.training.losses import k3_kl, policy_gradient_loss, sampling_log_probs
+from smartr1.training.losses import (
+    k3_kl,
+    policy_gradient_loss,
+    restricted_log_probs,
+    sampling_log_probs,
+    support_entropy,
+    topk_support,
+)
 
 
 def _toy():
@@ -141,3 +148,20 @@ def test_per_agent_values_land_in_the_rollout_columns():
     cols = torch.tensor([2, 5, 7, -1])  # rollout columns -> tracks
     out = to_columns(values, track_index, cols)
     torch.testing.assert_close(out, torch.tensor([[2.0, 0.0, 1.0, 0.0], [5.0, 0.0, 4.0, 0.0]]))
+
+
+def test_support_entropy_is_that_of_the_renormalised_top_k():
+    theta, _ = _toy()
+    support = topk_support(theta, 3)
+    got = support_entropy(restricted_log_probs(theta, support), support)
+    # the entropy of the 3 largest logits' softmax, renormalised among themselves
+    rows = zip(theta.detach(), support, strict=True)
+    want = torch.stack([torch.distributions.Categorical(logits=r[k]).entropy() for r, k in rows])
+    assert int(support.sum()) == 5 * 3
+    torch.testing.assert_close(got.detach(), want, rtol=1e-6, atol=1e-6)
+    assert got.requires_grad  # the entropy bonus of RFT flows back into the logits
+    full = torch.ones_like(support)
+    torch.testing.assert_close(
+        support_entropy(restricted_log_probs(theta, full), full).detach(),
+        torch.distributions.Categorical(logits=theta.detach()).entropy(),
+    )

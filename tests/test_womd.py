@@ -9,7 +9,14 @@ from smartr1.data.errors import DataError
 from smartr1.data.protos import womd_scenario_pb2 as pb
 from smartr1.data.scenario import MapKind, Scenario
 from smartr1.data.tfrecord import iter_records, write_records
-from smartr1.data.womd import parse_scenario, read_scenarios, scenario_to_proto, write_scenarios
+from smartr1.data.womd import (
+    index_scenarios,
+    parse_scenario,
+    read_scenario_at,
+    read_scenarios,
+    scenario_to_proto,
+    write_scenarios,
+)
 from tests.conftest import SCENARIO_IDS, WOSAC, scenario_file
 
 # From the goldens README table: tracks, sim agents (valid at step 10), evaluated agent ids.
@@ -110,6 +117,25 @@ def test_streaming_globs_and_shuffle(tmp_path, real_scenarios):
     assert sorted(shuffled) == sorted(ids)
     with pytest.raises(DataError, match="matches no file"):
         list(read_scenarios(str(tmp_path / "*.nothing")))
+
+
+def test_index_then_read_one_scenario_at_its_offset(tmp_path, real_scenarios):
+    """The cheap index (ids, offsets) finds each record; reading one there gives the scenario that
+    streaming the file gives; a garbage record between them is skipped (skip_bad) or named."""
+    a, b = real_scenarios.values()
+    path = tmp_path / "s.tfrecord"
+    write_scenarios(tmp_path / "ab.tfrecord", [a, b])
+    first, second = iter_records(tmp_path / "ab.tfrecord")
+    payloads = [first, b"\xff\xff\xff\xff garbage", second]
+    write_records(path, payloads)
+    index = list(index_scenarios(path, skip_bad=True))
+    assert [(sid, i) for sid, _, i in index] == [(a.scenario_id, 0), (b.scenario_id, 2)]
+    for (_, offset, i), want in zip(index, (a, b), strict=True):
+        assert_same(want, read_scenario_at(path, offset, i))
+    with pytest.raises(DataError, match=r"s.tfrecord, record 1: record is not a decodable Scenario"):
+        list(index_scenarios(path))
+    with pytest.raises(DataError, match="checksum"):  # an offset inside a record frames nothing
+        read_scenario_at(path, index[1][1] + 5, 2)
 
 
 def test_undecodable_proto(tmp_path):

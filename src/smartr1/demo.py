@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from smartr1.data.atomic import atomic_write_bytes
+from smartr1.data.rollouts import Rollouts
 from smartr1.data.summary import summarize
 from smartr1.data.sumo.generate import generate
 from smartr1.data.sumo.plan import GenerateConfig, tiny_config
@@ -27,7 +28,7 @@ from smartr1.data.womd import read_scenarios
 from smartr1.machine import describe_machine
 from smartr1.metrics.profiles import kinematic_profiles
 from smartr1.metrics.scoring import evaluate_rollouts
-from smartr1.metrics.submission import load_rollouts, write_rollout_shards
+from smartr1.metrics.submission import SHARD_PREFIX, load_rollouts, write_rollout_shards
 from smartr1.reports.view import write_view
 from smartr1.rollout.policy import load_policy
 from smartr1.rollout.sampling import DEFAULT_TOP_K
@@ -36,6 +37,7 @@ from smartr1.viz import render_rollouts_gif, render_scenario_png
 from smartr1.viz.profiles import render_profiles
 
 COMPARED_POLICIES = ("smart", "constant-velocity", "logged-oracle")  # the model, then reference policies
+SHARDS = f"{SHARD_PREFIX}-*"
 
 
 @dataclass
@@ -83,6 +85,21 @@ def _derived_from(out: Path, records: dict[str, dict]) -> None:
             path.rename(target)
         print(f"demo: the models changed since their rollouts were made: kept them in {aside.name}")
     _mark(marker, stamp)
+
+
+def _kept_rollouts(rec: dict, cfg: DemoConfig, num_scenarios: int) -> Path | None:
+    """The shards of a stage's held-out scoring (`run_pipeline(keep_rollouts=...)`) when they are the
+    draw the demo would simulate (same seed, top-k, rollouts and scenarios), else None."""
+    kept = rec.get("held_out_rollouts")
+    want = {"seed": cfg.seed, "top_k": cfg.top_k, "rollouts": cfg.rollouts, "scenarios": num_scenarios}
+    if not kept or any(kept.get(k) != v for k, v in want.items()):
+        return None
+    path = Path(kept["dir"])
+    return path if any(path.glob(SHARDS)) else None
+
+
+def _first(ros: Rollouts, n: int) -> Rollouts:
+    return Rollouts(ros.scenario_id, ros.object_id, ros.x[:n], ros.y[:n], ros.z[:n], ros.heading[:n])
 
 
 def _quiet_lightning() -> None:
@@ -197,8 +214,9 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
     steps = {s: recipe.stage_config(s, out / s, None).trainer.max_steps for s in stages}
     stage(f"train SMART-{recipe.size or 'nano'}: " + " -> ".join(f"{s} ({steps[s]} steps)" for s in stages))
     records = run_pipeline(
-        out, recipe, val=val, rollouts=cfg.rollouts, seed=cfg.seed, device=cfg.device, on_stage=on_stage
-    )
+        out, recipe, val=val, rollouts=cfg.rollouts, seed=cfg.seed, device=cfg.device, on_stage=on_stage,
+        top_k=cfg.top_k, keep_rollouts={stages[0], stages[-1]},
+    )  # fmt: skip
     ckpt = Path(records[stages[-1]]["checkpoint"])
     _derived_from(out, records)
 
@@ -208,7 +226,11 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
     for name in COMPARED_POLICIES:
         t0 = stage(f"simulate {cfg.rollouts} rollouts x {len(val)} held-out scenarios: {name}")
         shard_dir = out / "rollouts" / name
-        if not any(shard_dir.glob("submission.binproto-*")):
+        kept = _kept_rollouts(records[stages[-1]], cfg, len(val)) if name == "smart" else None
+        if not any(shard_dir.glob(SHARDS)) and kept is not None:  # scored after training: the same draw
+            for shard in sorted(kept.glob(SHARDS)):
+                atomic_write_bytes(shard_dir / shard.name, [shard.read_bytes()])
+        if not any(shard_dir.glob(SHARDS)):
             policy = load_policy(str(ckpt) if name == "smart" else name, device=cfg.device, top_k=cfg.top_k)
             ros = policy.rollout(val, num_rollouts=cfg.rollouts, seed=cfg.seed)
             write_rollout_shards(shard_dir, ros)
@@ -235,8 +257,12 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
         for name in (stages[0], stages[-1]):
             path = out / "pictures" / f"{val[0].scenario_id}_{name}.png"
             if not path.exists():
-                policy = load_policy(records[name]["checkpoint"], device=cfg.device, top_k=cfg.top_k)
-                ros = policy.rollout(val[:1], num_rollouts=8, seed=cfg.seed)[0]
+                kept = _kept_rollouts(records[name], cfg, len(val))
+                if kept is not None:
+                    ros = _first(load_rollouts(kept)[val[0].scenario_id], 8)
+                else:
+                    policy = load_policy(records[name]["checkpoint"], device=cfg.device, top_k=cfg.top_k)
+                    ros = policy.rollout(val[:1], num_rollouts=8, seed=cfg.seed)[0]
                 render_scenario_png(val[0], path, rollouts=ros)
             pictures.append(str(path))
 
@@ -246,8 +272,8 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
     if val and not view.exists():
         runs, labels = [out / "rollouts" / "smart"], ["final"]
         if len(stages) > 1:
-            first = out / "rollouts" / stages[0]
-            if not any(first.glob("submission.binproto-*")):
+            first = _kept_rollouts(records[stages[0]], cfg, len(val)) or out / "rollouts" / stages[0]
+            if not any(first.glob(SHARDS)):
                 policy = load_policy(records[stages[0]]["checkpoint"], device=cfg.device, top_k=cfg.top_k)
                 write_rollout_shards(first, policy.rollout(val, num_rollouts=cfg.rollouts, seed=cfg.seed))
             runs, labels = [first, *runs], [stages[0], *labels]

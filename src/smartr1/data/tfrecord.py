@@ -63,6 +63,28 @@ def iter_records(
     Without it, any of these raises `DataError`. A length field is checked against the bytes left in
     the file before anything is read, so a corrupt length (say 2**60) never allocates.
     """
+    for _, data in iter_records_at(path, skip_bad, stats, errors):
+        yield data
+
+
+def read_record_at(path: str | Path, offset: int, index: int | None = None) -> bytes:
+    """The payload of the one record that starts at byte `offset` (from `iter_records_at`), checked
+    as `iter_records` checks every record; `index` names it in errors."""
+    for _, data in iter_records_at(path, start=offset, first_index=index or 0):
+        return data
+    raise DataError(path, f"no record at byte {offset} (the file ends there)", index)
+
+
+def iter_records_at(
+    path: str | Path,
+    skip_bad: bool = False,
+    stats: dict | None = None,
+    errors: list[DataError] | None = None,
+    start: int = 0,
+    first_index: int = 0,
+) -> Iterator[tuple[int, bytes]]:
+    """(byte offset of the record, payload) for the records of a TFRecord file from byte `start`:
+    `iter_records` with positions, so that one record can be read again later (`read_record_at`)."""
     path = Path(path)
     if stats is not None:
         stats.setdefault("bad_records", 0)
@@ -84,8 +106,11 @@ def iter_records(
     with f:
         st = os.fstat(f.fileno())
         size = st.st_size if stat.S_ISREG(st.st_mode) else None
-        pos, index = 0, 0
+        if start:
+            f.seek(start)
+        pos, index = start, first_index
         while True:
+            at = pos
             header = f.read(12)
             pos += len(header)
             if not header:
@@ -117,7 +142,7 @@ def iter_records(
             else:
                 if stats is not None:
                     stats["records"] += 1
-                yield data
+                yield at, data
             index += 1
 
 

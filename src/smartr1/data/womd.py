@@ -17,7 +17,7 @@ from smartr1.data.checks import check_scenario, scenario_problems
 from smartr1.data.errors import DataError
 from smartr1.data.protos import womd_scenario_pb2 as scenario_pb
 from smartr1.data.scenario import Scenario
-from smartr1.data.tfrecord import iter_records, write_records
+from smartr1.data.tfrecord import iter_records, iter_records_at, read_record_at, write_records
 from smartr1.data.womd_proto import scenario_from_proto, scenario_to_proto, wire_type_clashes
 
 __all__ = ["check_scenario", "expand_paths", "parse_scenario", "read_scenario", "read_scenarios",
@@ -86,6 +86,25 @@ def parse_scenario(
         )
     s = scenario_from_proto(msg, path, record, usable_only=check).validate(path, record)
     return check_scenario(s, path, record) if check else s
+
+
+def index_scenarios(path: str | Path, skip_bad: bool = False) -> Iterator[tuple[str, int, int]]:
+    """(scenario id, byte offset, record index) of each record of one file, decoding only the proto
+    (no conversion, no checks): a cheap pass so that single scenarios can be read later
+    (`read_scenario_at`). Undecodable records raise `DataError`, or are skipped with `skip_bad`."""
+    errors: list[DataError] = []
+    for n, (offset, payload) in enumerate(iter_records_at(path, skip_bad=skip_bad, errors=errors)):
+        index = n + len(errors)
+        try:
+            yield scenario_pb.Scenario.FromString(payload).scenario_id, offset, index
+        except DecodeError as e:
+            if not skip_bad:
+                raise DataError(path, f"record is not a decodable Scenario proto ({e})", index) from e
+
+
+def read_scenario_at(path: str | Path, offset: int, index: int | None = None) -> Scenario:
+    """The scenario of the record at byte `offset` of `path` (from `index_scenarios`), checked."""
+    return parse_scenario(read_record_at(path, offset, index), path, index)
 
 
 def read_scenarios(

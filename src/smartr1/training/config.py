@@ -129,6 +129,12 @@ class RftConfig:
     credit_agents: str = "evaluated"
     event_weight: float = 0.005
     ade_weight: float = 0.0
+    # Anchors against RFT's minADE cost (0: off; benchmarks/results/rft_anchor_sweep.md, one seed):
+    # a bonus on the policy's entropy over the top-k support (0.003 made it erratic), and next-token
+    # cross-entropy on the logged tokens beside the RFT loss (0.01 kept minADE and most of SFT's
+    # collisions too)
+    entropy_weight: float = 0.0
+    bc_weight: float = 0.0
 
     def __post_init__(self):
         if self.rule not in RULES:

@@ -55,6 +55,11 @@ def k3_kl(logp: torch.Tensor, logp_ref: torch.Tensor) -> torch.Tensor:
     return torch.exp(log_ratio) - log_ratio - 1.0
 
 
+def support_entropy(logp: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
+    """[...] entropy (nats) of the distributions whose log-probs [..., V] are finite on `support`."""
+    return -(logp.exp() * torch.where(support, logp, torch.zeros_like(logp))).sum(-1)
+
+
 def policy_gradient_loss(
     logp: torch.Tensor, logp_ref: torch.Tensor, advantage: torch.Tensor, mask: torch.Tensor, beta: float
 ) -> tuple[torch.Tensor, dict]:

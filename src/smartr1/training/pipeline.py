@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -30,7 +30,9 @@ import yaml
 
 from smartr1.data.atomic import atomic_write_bytes
 from smartr1.data.scenario import Scenario
+from smartr1.metrics.submission import write_rollout_shards
 from smartr1.rollout.evaluation import evaluate_policy
+from smartr1.rollout.sampling import DEFAULT_TOP_K
 from smartr1.training.config import STAGES, TrainConfig, config_dir_default, load_config, merge_dicts
 from smartr1.training.stages import run_stage
 
@@ -187,10 +189,14 @@ def run_pipeline(
     on_stage: Callable[[str, dict], None] | None = None,
     share_prefixes: bool = False,
     callbacks: Sequence = (),
+    top_k: int = DEFAULT_TOP_K,
+    keep_rollouts: Collection[str] = (),
 ) -> dict[str, dict]:
     """Run the recipe's stages in order; returns {stage: done record} (checkpoint, parent, seconds,
     held-out metrics when `val` is given). The first stage starts from `init_checkpoint` if given
-    (required unless it is pretraining); `callbacks` are extra Lightning callbacks for every stage."""
+    (required unless it is pretraining); `callbacks` are extra Lightning callbacks for every stage.
+    The held-out rollouts of the stages in `keep_rollouts` are kept as shards in <stage>/held_out/
+    (record `held_out_rollouts`), so that a caller showing them need not simulate them again."""
     out = Path(out)
     dirs = chain_dirs(out, recipe) if share_prefixes else [out / s for s in recipe.order]
     records: dict[str, dict] = {}
@@ -208,8 +214,13 @@ def run_pipeline(
             seconds = time.perf_counter() - t0
             rec = {"stage": stage, "checkpoint": str(ckpt), "parent": parent, "train_seconds": seconds}
             if val:
-                res, _, sec = evaluate_policy(str(ckpt), val, rollouts, seed, device)
+                res, ros, sec = evaluate_policy(str(ckpt), val, rollouts, seed, device, top_k=top_k)
                 rec.update(held_out={"dataset": res.dataset, "buckets": res.buckets}, eval_seconds=sec)
+                if stage in keep_rollouts:
+                    shards = stage_dir / "held_out"
+                    write_rollout_shards(shards, ros.values())
+                    rec["held_out_rollouts"] = {"dir": str(shards), "seed": seed, "top_k": top_k,
+                                                "rollouts": rollouts, "scenarios": len(val)}  # fmt: skip
             atomic_write_bytes(stage_dir / "done.json", [json.dumps(rec, indent=1).encode()])
         records[stage] = rec
         if on_stage is not None:

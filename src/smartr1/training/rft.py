@@ -38,7 +38,14 @@ from smartr1.training import advantages
 from smartr1.training.config import TrainConfig
 from smartr1.training.contexts import ScenarioContexts
 from smartr1.training.datamodule import SceneDataModule
-from smartr1.training.losses import policy_gradient_loss, restricted_log_probs, topk_support
+from smartr1.training.losses import (
+    next_token_loss,
+    policy_gradient_loss,
+    restricted_log_probs,
+    support_entropy,
+    topk_support,
+)
+from smartr1.training.pretrain import next_token_targets
 from smartr1.training.stage_module import StageModule
 
 RATES = ("simulated_collision_rate", "simulated_offroad_rate", "simulated_traffic_light_violation_rate")
@@ -199,6 +206,12 @@ class RftModule(StageModule):
         if cfg.loss_agents == "evaluated":
             agents = evaluated_columns(state, self.contexts)[rows // total]
         loss, stats = self._policy_loss(state, rows, row_adv, agents)
+        if cfg.bc_weight:  # an anchor on the log itself: next-token cross-entropy on the logged tokens
+            logits, node_valid = self.model(batch)
+            target, bc_mask = next_token_targets(batch, node_valid)
+            bc, _ = next_token_loss(logits, target, bc_mask, self.cfg.optim.label_smoothing)
+            loss = loss + cfg.bc_weight * bc
+            self.log("train/bc", bc.detach(), batch_size=len(batch.scenario_id))
         self._adapt_beta(float(stats["kl"]))
         self._log(rewards, fields, adv, stats, b)
         seen = [m - base for m, base in zip(meta, before, strict=True) if base is not None]
@@ -260,11 +273,12 @@ class RftModule(StageModule):
         logp_ref = torch.where(mask, logp_ref, torch.zeros_like(logp_ref))
         per_token = row_adv[:, None, None] if row_adv.ndim == 1 else row_adv[:, :, None]
         loss, stats = policy_gradient_loss(logp, logp_ref, per_token, mask, self.beta)
-        with torch.no_grad():
-            p = logp_all.exp()
-            ent = -(p * torch.where(support, logp_all, torch.zeros_like(logp_all))).sum(-1)
-            stats["entropy"] = ent[mask].mean() if mask.any() else torch.zeros(())
-            stats["outside_support"] = int((sim[..., None] & (token >= 0) & ~mask).sum())
+        ent = support_entropy(logp_all, support)  # [n, A', 16]
+        ent = ent[mask].mean() if mask.any() else ent.sum() * 0.0
+        if cfg.entropy_weight:  # a bonus that keeps rollouts diverse (minADE is a min over rollouts)
+            loss = loss - cfg.entropy_weight * ent
+        stats["entropy"] = ent.detach()
+        stats["outside_support"] = int((sim[..., None] & (token >= 0) & ~mask).sum())
         return loss, stats
 
     def _log(self, rewards, fields, adv, stats, b):
