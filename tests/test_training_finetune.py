@@ -76,7 +76,10 @@ def test_rft_rules_train_and_keep_the_reference_frozen(pretrained, rule):
         not torch.equal(c["state_dict"]["model." + k], v) for k, v in ref.items() if v.is_floating_point()
     )
     alpha = json.loads((tmp / f"rft_{rule}" / "alpha.json").read_text())
-    assert alpha["alpha"] == pytest.approx(alpha["mean_reward"] - 0.01) and 0 < alpha["mean_reward"] < 1
+    if rule == "mpo":  # calibrated on the starting model; the other rules have no target to calibrate
+        assert alpha["alpha"] == pytest.approx(alpha["mean_reward"] - 0.01) and 0 < alpha["mean_reward"] < 1
+    else:
+        assert "mean_reward" not in alpha and "not calibrated" in alpha["source"]
     from smartr1.model.checkpoint import load_model
 
     model, _ = load_model(ckpt)  # the exported policy has no reference weights in it

@@ -43,7 +43,7 @@ SHARDS = f"{SHARD_PREFIX}-*"
 @dataclass
 class DemoConfig:
     out: Path = Path("runs/demo")
-    train_scenarios: int = 1000
+    train_scenarios: int = 600
     val_scenarios: int = 20
     seed: int = 0
     workers: int = 2

@@ -16,7 +16,7 @@ def demo_command(
         ),
     ] = None,
     train_scenarios: Annotated[
-        int | None, typer.Option(min=1, help="Generated training scenarios (default 1,000).")
+        int | None, typer.Option(min=1, help="Generated training scenarios (default 600).")
     ] = None,
     val_scenarios: Annotated[
         int | None, typer.Option(min=1, help="Generated held-out scenarios to evaluate on (default 20).")

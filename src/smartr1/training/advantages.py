@@ -101,10 +101,11 @@ class Rule:
     rollouts, [S, 1]), "groups" (one per group of R independent rollouts, [S, G]) or "leave_one_out"
     (the meta-metric without each rollout, [S, R]) or "agent" (each agent's leave-one-out credit and
     events in each rollout, [S, R, A'], `metrics.agent_credit`); `advantage`: rewards -> advantages of
-    that shape."""
+    that shape; `uses_alpha`: whether it needs MPO's target (else `alpha: auto` is not calibrated)."""
 
     reward: str
     advantage: Callable[[torch.Tensor, RuleState], torch.Tensor]
+    uses_alpha: bool = False
 
 
 def _mpo(reward: torch.Tensor, state: RuleState) -> torch.Tensor:
@@ -129,7 +130,7 @@ def _per_agent(reward: torch.Tensor, state: RuleState) -> torch.Tensor:
 
 # module-level functions, not lambdas: a stage module holding its rule must pickle (DDP spawn)
 RULES: dict[str, Rule] = {
-    "mpo": Rule("set", _mpo),
+    "mpo": Rule("set", _mpo, uses_alpha=True),
     "grpo": Rule("groups", _grpo),
     "reinforce": Rule("set", _reinforce),
     "loo": Rule("leave_one_out", _leave_one_out),

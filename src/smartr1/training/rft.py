@@ -150,6 +150,8 @@ class RftModule(StageModule):
         alpha_file = out / "alpha.json"
         if cfg.rft.alpha != "auto":
             alpha = {"alpha": float(cfg.rft.alpha), "source": "config"}
+        elif not advantages.RULES[cfg.rft.rule].uses_alpha:  # 16 scenes x 32 rollouts saved
+            alpha = {"alpha": 0.0, "source": f"not used by rule {cfg.rft.rule!r}: not calibrated"}
         elif alpha_file.exists():
             alpha = json.loads(alpha_file.read_text())
         else:
