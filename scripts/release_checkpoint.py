@@ -57,6 +57,11 @@ def main() -> None:
     records = {s: r for s in PIPELINE if (r := stage_done(args.run / s))}
     if not records:
         raise SystemExit(f"{args.run}: no finished pipeline stage (<stage>/done.json)")
+    for s, r in records.items():  # a relative path was the trainer's: read the run's own checkpoint
+        path = Path(r["checkpoint"])
+        r["checkpoint"] = str(path if path.is_absolute() else args.run / s / "checkpoints" / path.name)
+        if not Path(r["checkpoint"]).is_file():
+            raise SystemExit(f"{args.run / s}: its checkpoint {r['checkpoint']} is missing")
     stages = list(records)
     ckpt = records[stages[-1]]["checkpoint"]
     folder = REPO / "src" / "smartr1" / "model" / "released"
