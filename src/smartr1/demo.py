@@ -228,8 +228,7 @@ def run_demo(cfg: DemoConfig, console=None) -> dict:
         shard_dir = out / "rollouts" / name
         kept = _kept_rollouts(records[stages[-1]], cfg, len(val)) if name == "smart" else None
         if not any(shard_dir.glob(SHARDS)) and kept is not None:  # scored after training: the same draw
-            for shard in sorted(kept.glob(SHARDS)):
-                atomic_write_bytes(shard_dir / shard.name, [shard.read_bytes()])
+            write_rollout_shards(shard_dir, load_rollouts(kept).values())  # all shards or none
         if not any(shard_dir.glob(SHARDS)):
             policy = load_policy(str(ckpt) if name == "smart" else name, device=cfg.device, top_k=cfg.top_k)
             ros = policy.rollout(val, num_rollouts=cfg.rollouts, seed=cfg.seed)
