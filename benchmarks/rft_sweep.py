@@ -21,6 +21,7 @@ benchmarks/results/<name>.{md,json}.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def run_in_place(ablation: Path, base: str, variant: dict[str, float], seeds: tu
                          seeds=seeds, rft=rft, rft_steps=None if steps is None else int(steps))  # fmt: skip
     ab = Ablation(cfg)
     sets = {"generated": list(read_scenarios(cfg.val)), "real": list(read_scenarios(REAL))}
-    recipe = recipes(AblationConfig(**{**cfg.__dict__, "rows": ("sft+rft:agent",), "controls": False}))
+    recipe = recipes(dataclasses.replace(cfg, rows=("sft+rft:agent",), controls=False))
     row = "sweep:" + label(variant)
     for seed in seeds:
         ckpt, secs = ab.row(recipe["sft+rft:agent"], cfg.train, seed, base)
@@ -137,9 +138,7 @@ def main() -> None:
     else:
         variants = [parse_variant(v) for v in args.variant]
         if args.in_place:
-            items = [
-                (args.ablation, run_in_place(args.ablation, args.base, dict(v), seeds)) for v in variants
-            ]
+            items = [(args.ablation, run_in_place(args.ablation, args.base, v, seeds)) for v in variants]
         else:
             items = [(run(args.ablation, args.work, args.base, v), "sft+rft:agent") for v in variants]
     entries = summarise(items, seeds)

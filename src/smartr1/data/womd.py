@@ -72,13 +72,17 @@ def scenario_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
     return files
 
 
+def _decode(payload: bytes, path: str | Path | None, record: int | None) -> scenario_pb.Scenario:
+    try:
+        return scenario_pb.Scenario.FromString(payload)
+    except DecodeError as e:
+        raise DataError(path, f"record is not a decodable Scenario proto ({e})", record) from e
+
+
 def parse_scenario(
     payload: bytes, path: str | Path | None = None, record: int | None = None, check: bool = True
 ) -> Scenario:
-    try:
-        msg = scenario_pb.Scenario.FromString(payload)
-    except DecodeError as e:
-        raise DataError(path, f"record is not a decodable Scenario proto ({e})", record) from e
+    msg = _decode(payload, path, record)
     clash = wire_type_clashes(msg)
     if clash:
         raise DataError(
@@ -96,10 +100,10 @@ def index_scenarios(path: str | Path, skip_bad: bool = False) -> Iterator[tuple[
     for n, (offset, payload) in enumerate(iter_records_at(path, skip_bad=skip_bad, errors=errors)):
         index = n + len(errors)
         try:
-            yield scenario_pb.Scenario.FromString(payload).scenario_id, offset, index
-        except DecodeError as e:
+            yield _decode(payload, path, index).scenario_id, offset, index
+        except DataError:
             if not skip_bad:
-                raise DataError(path, f"record is not a decodable Scenario proto ({e})", index) from e
+                raise
 
 
 def read_scenario_at(path: str | Path, offset: int, index: int | None = None) -> Scenario:
