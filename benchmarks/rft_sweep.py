@@ -12,6 +12,12 @@ real WOMD scenes, paired against the SFT row.
         --variant beta=0 --variant beta=0.003 --variant beta=0.01
     .venv/bin/python benchmarks/rft_sweep.py --name rft_ade_sweep --variant beta=0.003,ade_weight=0.002
     .venv/bin/python benchmarks/rft_sweep.py --summarise runs/probe_b0 ... --label beta=0 ...
+    .venv/bin/python benchmarks/rft_sweep.py --ablation runs/ablation2 --in-place --name rft_speed_sweep \
+        --variant kl=exact --variant lr=0.0003 --variant slow_weight=0.003 --variant interpolate=0.5
+
+Variant keys: `rft` settings (numbers, or words such as kl=exact); with --in-place also `steps` (RFT's
+step count), `lr` / `warmup_steps` (its optimiser) and `interpolate` (score the trained model moved
+back towards its SFT start by that weight, `rft.interpolate_to_reference`).
 
 Each variant gets its own ablation directory (<work>/<variant>, resumable) reading the data the
 ablation at --ablation generated; --summarise only tabulates existing directories. Writes
@@ -22,20 +28,25 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 from pathlib import Path
 
+import torch
 from common import SHARED, machine, write_results
 
+from smartr1.data.atomic import atomic_write_bytes
 from smartr1.data.womd import read_scenarios
 from smartr1.reports.ablation import Ablation, AblationConfig, _safe, recipes
 from smartr1.reports.ablation_table import paired
+from smartr1.training.rft import interpolate_to_reference
 
 REAL = [
     str(SHARED / "data" / "wosac" / "scenarios"),
     str(SHARED / "data" / "real_womd" / "womd_valid_demo.tfrecord"),
 ]
 SFT = "sft"
+OPTIM = ("lr", "warmup_steps")  # variant keys that set RFT's optimiser, not its `rft` section
 COLUMNS = (
     ("realism_meta_metric", "meta-metric", 4),
     ("kinematic_metrics", "kinematic", 3),
@@ -45,19 +56,22 @@ COLUMNS = (
 )
 
 
-def parse_variant(text: str) -> dict[str, float]:
-    """`beta=0.003,ade_weight=0.002` -> {"beta": 0.003, "ade_weight": 0.002} (`rft` overrides)."""
+def parse_variant(text: str) -> dict[str, float | str]:
+    """`beta=0.003,kl=exact` -> {"beta": 0.003, "kl": "exact"} (`rft` overrides; numbers as floats)."""
     out = {}
     for part in filter(None, text.split(",")):
         key, sep, value = part.partition("=")
         if not sep:
             raise SystemExit(f"--variant {text!r}: expected key=value[,key=value], got {part!r}")
-        out[key.strip()] = float(value)
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            out[key.strip()] = value.strip()
     return out
 
 
-def label(variant: dict[str, float]) -> str:
-    return ",".join(f"{k}={v:g}" for k, v in variant.items())
+def label(variant: dict[str, float | str]) -> str:
+    return ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in variant.items())
 
 
 def run(ablation: Path, work: Path, base: str, variant: dict[str, float]) -> Path:
@@ -72,20 +86,40 @@ def run(ablation: Path, work: Path, base: str, variant: dict[str, float]) -> Pat
 
 def run_in_place(ablation: Path, base: str, variant: dict[str, float], seeds: tuple[int, ...]) -> str:
     """The variant inside the ablation's own directory: its SFT stages (same recipe and seeds) are
-    reused, RFT trains in a directory of its own, results go to results/<set>/sweep_<variant>/."""
+    reused, RFT trains in a directory of its own, results go to results/<set>/sweep_<variant>/.
+    `interpolate=w`: score the trained RFT model moved back towards its SFT start
+    (`rft.interpolate_to_reference`), written beside its checkpoint."""
     data = ablation / "data"
-    rft = {k: v for k, v in variant.items() if k != "steps"}  # steps: RFT's step count
-    steps = variant.get("steps")
+    interp = variant.get("interpolate")
+    variant_trained = {k: v for k, v in variant.items() if k != "interpolate"}
+    # steps: RFT's step count; lr / warmup_steps: its optimiser; the rest: `rft` settings
+    optim = {k: int(v) if k == "warmup_steps" else v for k, v in variant_trained.items() if k in OPTIM}
+    rft = {k: v for k, v in variant_trained.items() if k != "steps" and k not in OPTIM}
+    steps = variant_trained.get("steps")
     cfg = AblationConfig(out=ablation, base=base, train=[str(data / "train")], val=[str(data / "val")], real=REAL,
-                         seeds=seeds, rft=rft, rft_steps=None if steps is None else int(steps))  # fmt: skip
+                         seeds=seeds, rft=rft, rft_optim=optim, rft_steps=None if steps is None else int(steps))  # fmt: skip
     ab = Ablation(cfg)
     sets = {"generated": list(read_scenarios(cfg.val)), "real": list(read_scenarios(REAL))}
     recipe = recipes(dataclasses.replace(cfg, rows=("sft+rft:agent",), controls=False))
     row = "sweep:" + label(variant)
     for seed in seeds:
         ckpt, secs = ab.row(recipe["sft+rft:agent"], cfg.train, seed, base)
+        if interp is not None:
+            ckpt = interpolated(Path(ckpt), interp)
         ab.evaluate(row, seed, ckpt, sets, {"train_seconds": secs})
     return row
+
+
+def interpolated(ckpt: Path, weight: float) -> str:
+    """<ckpt dir>/interpolated-<weight>.ckpt: the RFT checkpoint moved back towards its reference."""
+    out = ckpt.parent / f"interpolated-{weight:g}.ckpt"
+    if not out.exists():
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        state["state_dict"] = interpolate_to_reference(state["state_dict"], weight)
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        atomic_write_bytes(out, [buf.getvalue()])
+    return str(out)
 
 
 def _load(d: Path, set_name: str, row: str, seeds: tuple[int, ...] = (0,)) -> dict:

@@ -17,6 +17,7 @@ from smartr1.metrics.agent_credit import (
     agent_credit,
     credit_context,
     evaluate_all_agents,
+    speed_shortfall,
 )
 from smartr1.metrics.config import FEATURES, load_config
 from smartr1.metrics.per_agent import scenario_diagnostics
@@ -144,6 +145,7 @@ def test_advantage_adds_events_against_their_rollout_mean():
         loo=loo,
         events={"collision": collided, "offroad": none, "red_light": none},
         ade=torch.zeros_like(loo),
+        slowdown=torch.zeros_like(loo),
         evaluated=torch.tensor([[True, False]]),
     )
     torch.testing.assert_close(advantage(credit, 0.0), loo)
@@ -163,12 +165,46 @@ def test_advantage_adds_displacement_against_its_rollout_mean():
         loo=loo,
         events={"collision": none, "offroad": none, "red_light": none},
         ade=ade,
+        slowdown=torch.zeros_like(loo),
         evaluated=torch.tensor([[True, False]]),
     )
     torch.testing.assert_close(credit.advantage(0.5, 0.0), loo)  # no events, no ADE weight: nothing
     adv = credit.advantage(0.0, 0.01)
     torch.testing.assert_close(adv[0, :, 0], torch.tensor([0.02, 0.0, 0.01, -0.03]))
     assert (adv[..., 1] == 0).all()  # not evaluated
+
+
+def test_speed_shortfall_counts_only_slower_masked_steps():
+    log = torch.tensor([[[10.0, 10.0, 10.0, float("nan")], [5.0, 5.0, 5.0, 5.0]]])  # [S=1, E=2, T=4]
+    sim = torch.tensor([[[[4.0, 12.0, 7.0, 0.0], [5.0, 5.0, 5.0, 5.0]]]])  # [S=1, R=1, E=2, T=4]
+    mask = torch.tensor([[[True, True, False, True], [False, False, False, False]]])
+    # agent 0: steps 0 and 1 count (step 2 unmasked, step 3 no logged speed): (6 + 0) / 2; agent 1: none
+    torch.testing.assert_close(speed_shortfall(log, sim, mask), torch.tensor([[[3.0, 0.0]]]))
+
+
+def test_a_frozen_rollout_gets_the_largest_slowdown_and_less_credit_with_slow_weight(real_scenarios):
+    """Rollout 0 of the noisy log with every agent held where it stands: it falls short of the logged
+    speed by about the logged mean speed of each moving agent, more than any other rollout, and the
+    slow_weight term lowers its advantage by slow_weight x (its slowdown - the rollout mean)."""
+    sid = SCENARIO_IDS[0]
+    ro = golden_rollouts(sid, "logged_noisy")
+    x, y = ro.x.copy(), ro.y.copy()
+    x[0] = x[0, :, :1]
+    y[0] = y[0, :, :1]
+    ctx = credit_context([real_scenarios[sid]])
+    credit = agent_credit(ctx, ctx.align([Rollouts(sid, ro.object_id, x, y, ro.z, ro.heading)]))
+    e = ctx.batch.num_eval
+    slow = credit.slowdown[0, :, :e]
+    log_speed = ctx.log.linear_speed[0, 0, :e]
+    mask = ctx.masks.speed[0, :e] & log_speed.isfinite()
+    mean_speed = torch.where(mask, log_speed, torch.zeros_like(log_speed)).sum(-1) / mask.sum(-1)
+    moving = mean_speed > 2.0
+    assert moving.any()
+    assert (slow[0, moving] > slow[1:, moving].max(0).values).all()
+    assert (slow[0, moving] > 0.8 * mean_speed[moving]).all() and (slow[0] <= mean_speed + 1e-4).all()
+    gap = credit.advantage(0.0, 0.0, 0.01) - credit.advantage()
+    want = 0.01 * (credit.slowdown.mean(1, keepdim=True) - credit.slowdown)
+    torch.testing.assert_close(gap, want)
 
 
 def test_bad_arguments_are_refused(real_scenarios):

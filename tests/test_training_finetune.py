@@ -17,6 +17,7 @@ import torch
 from smartr1.data.womd import write_scenarios
 from smartr1.testing.tracks import synthetic_scenario
 from smartr1.training.config import load_config
+from smartr1.training.rft import interpolate_to_reference
 from smartr1.training.stages import run_stage
 
 SMALL = {"vocab_size": 32, "hidden": 32, "heads": 2, "head_dim": 8, "agent_layers": 1, "map_layers": 1}
@@ -115,6 +116,7 @@ def test_rft_options_scene_baseline_evaluated_agents_target_kl_and_validation(pr
         "ade_weight": 0.002,
         "entropy_weight": 0.01,
         "bc_weight": 0.5,
+        "kl": "exact",
     }
     ckpt = run_stage(_cfg(tmp, data, "rft", "rft_agent_all", 1, parent, rft=agent))
     assert torch.load(ckpt, weights_only=False)["global_step"] == 1
@@ -122,6 +124,18 @@ def test_rft_options_scene_baseline_evaluated_agents_target_kl_and_validation(pr
     acc.Reload()
     (bc,) = acc.Scalars("train/bc")  # the anchor's cross-entropy on the logged tokens, one step
     assert 0 < bc.value < 20
+    # the trained policy moved back towards its frozen reference (weight-space interpolation)
+    sd = torch.load(ckpt, weights_only=False)["state_dict"]
+    pairs = [(k, "reference." + k.removeprefix("model.")) for k in sd if k.startswith("model.")]
+    moved = [(k, r) for k, r in pairs if sd[k].is_floating_point() and not torch.equal(sd[k], sd[r])]
+    assert moved  # one RFT step moved some weights
+    half, start = interpolate_to_reference(sd, 0.5), interpolate_to_reference(sd, 0.0)
+    for k, r in moved:
+        torch.testing.assert_close(half[k], (sd[k] + sd[r]) / 2)
+    assert all(torch.equal(start[k], sd[r]) for k, r in pairs)
+    assert all(half[k] is sd[k] for k in sd if not k.startswith("model."))
+    with pytest.raises(KeyError, match="no reference"):
+        interpolate_to_reference({k: v for k, v in sd.items() if not k.startswith("reference.")}, 0.5)
 
 
 PIPELINE_SCRIPT = """

@@ -17,6 +17,7 @@ from smartr1.training.advantages import (
     scene_baselined,
 )
 from smartr1.training.losses import (
+    exact_kl,
     k3_kl,
     policy_gradient_loss,
     restricted_log_probs,
@@ -165,3 +166,25 @@ def test_support_entropy_is_that_of_the_renormalised_top_k():
         support_entropy(restricted_log_probs(theta, full), full).detach(),
         torch.distributions.Categorical(logits=theta.detach()).entropy(),
     )
+
+
+def test_exact_kl_is_the_forward_kl_of_the_full_softmaxes():
+    theta, a = _toy()
+    ref = theta.detach() + torch.randn(5, 7)
+    got = exact_kl(theta, ref, temperature=1.5)
+    p_ref = torch.distributions.Categorical(logits=ref / 1.5)
+    want = torch.distributions.kl_divergence(
+        p_ref, torch.distributions.Categorical(logits=theta.detach() / 1.5)
+    )
+    torch.testing.assert_close(got.detach(), want, rtol=1e-5, atol=1e-6)
+    assert float(exact_kl(ref, ref).abs().max()) < 1e-6  # zero where the policy is the reference
+    # as the penalty of policy_gradient_loss, with a zero advantage: the gradient only covers the reference
+    mask = torch.ones(5, dtype=torch.bool)
+    logp = torch.log_softmax(theta, -1).gather(-1, a[:, None])[:, 0]
+    kl = exact_kl(theta, ref)
+    loss, stats = policy_gradient_loss(logp, logp.detach(), torch.zeros(5), mask, 2.0, kl)
+    loss.backward()
+    # d KL(ref || softmax(theta)) / d theta = softmax(theta) - p_ref, per state, times beta / states
+    want_grad = 2.0 / 5 * (torch.softmax(theta.detach(), -1) - torch.softmax(ref, -1))
+    torch.testing.assert_close(theta.grad, want_grad, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(stats["kl"], kl.detach().mean())

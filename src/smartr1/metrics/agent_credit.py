@@ -39,20 +39,26 @@ class AgentCredit:
     `loo[s, i, j]` f32 = mean_k score[s, k, j] - score[s, i, j] (positive: rollout i helped agent j);
     `events[name][s, i, j]` bool: agent j collided / left the road / ran a red light in rollout i at any
     scored step; `ade[s, i, j]` f32: agent j's average displacement from its log in rollout i (metres,
-    the minADE feature); `evaluated[s, j]` bool: which objects are scored.
+    the minADE feature); `slowdown[s, i, j]` f32: how much slower than its log agent j drove in rollout i,
+    the mean over its speed-scored steps of max(0, logged - simulated speed) (m/s; driving faster counts
+    0); `evaluated[s, j]` bool: which objects are scored.
     """
 
     score: torch.Tensor
     loo: torch.Tensor
     events: dict[str, torch.Tensor]
     ade: torch.Tensor
+    slowdown: torch.Tensor
     evaluated: torch.Tensor
 
-    def advantage(self, event_weight: float = 0.0, ade_weight: float = 0.0) -> torch.Tensor:
+    def advantage(
+        self, event_weight: float = 0.0, ade_weight: float = 0.0, slow_weight: float = 0.0
+    ) -> torch.Tensor:
         """[S, R, N] f32: `loo` + event_weight * sum over events of (rollout mean - indicator)
-        + ade_weight * (rollout mean - ade), so a rollout in which an agent collides while it usually does
-        not, or strays (or stops) further from its log than its other rollouts, gets a negative advantage."""
-        return advantage(self, event_weight, ade_weight)
+        + ade_weight * (rollout mean - ade) + slow_weight * (rollout mean - slowdown), so a rollout in
+        which an agent collides while it usually does not, strays further from its log, or drives slower
+        below its logged speed than its other rollouts, gets a negative advantage."""
+        return advantage(self, event_weight, ade_weight, slow_weight)
 
 
 def _against_mean(x: torch.Tensor) -> torch.Tensor:
@@ -61,7 +67,9 @@ def _against_mean(x: torch.Tensor) -> torch.Tensor:
     return x.mean(1, keepdim=True) - x
 
 
-def advantage(credit: AgentCredit, event_weight: float = 0.0, ade_weight: float = 0.0) -> torch.Tensor:
+def advantage(
+    credit: AgentCredit, event_weight: float = 0.0, ade_weight: float = 0.0, slow_weight: float = 0.0
+) -> torch.Tensor:
     """Per-agent advantage [S, R, N] f32 (see `AgentCredit.advantage`); 0 for non-evaluated objects."""
     out = credit.loo.clone()
     if event_weight:
@@ -69,6 +77,8 @@ def advantage(credit: AgentCredit, event_weight: float = 0.0, ade_weight: float 
             out += np.float32(event_weight) * _against_mean(ind)
     if ade_weight:
         out += np.float32(ade_weight) * _against_mean(credit.ade)
+    if slow_weight:
+        out += np.float32(slow_weight) * _against_mean(credit.slowdown)
     return torch.where(credit.evaluated[:, None], out, torch.zeros_like(out))
 
 
@@ -156,13 +166,23 @@ def agent_credit(
         events = {k: _pad(v.any(-1) & evaluated, n, False) for k, v in event_steps(sim, masks).items()}
         ade = sim.average_displacement_error.to(torch.float32)
         ade = torch.where(evaluated & ade.isfinite(), ade, torch.zeros_like(ade))
+        slowdown = speed_shortfall(log.linear_speed[:, 0], sim.linear_speed, masks.speed)
         return AgentCredit(
             score=_pad(score, n, 0.0),
             loo=_pad(loo, n, 0.0),
             events=events,
             ade=_pad(ade, n, 0.0),
+            slowdown=_pad(torch.where(evaluated, slowdown, torch.zeros_like(slowdown)), n, 0.0),
             evaluated=_pad(masks.eval, n, False),
         )
+
+
+def speed_shortfall(log: torch.Tensor, sim: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """[S, R, E] f32: per rollout and object, the mean over the masked steps of max(0, log - sim) speed;
+    log [S, E, T], sim [S, R, E, T], mask [S, E, T] bool (0 where an object has no masked step)."""
+    m = mask[:, None] & sim.isfinite() & log[:, None].isfinite()
+    gap = torch.where(m, (log[:, None] - sim).clamp(min=0), torch.zeros_like(sim))
+    return (gap.sum(-1) / m.sum(-1).clamp(min=1)).to(torch.float32)
 
 
 def evaluate_all_agents(scenario: Scenario) -> Scenario:

@@ -80,6 +80,7 @@ class AblationConfig:
     batch_size: int = 4
     size: str = "nano"
     rft: dict = field(default_factory=dict)  # overrides of RftConfig for every RFT row
+    rft_optim: dict = field(default_factory=dict)  # overrides of OptimConfig (lr, warm-up) for RFT rows
     sft: dict = field(default_factory=dict)  # overrides of SftConfig for every SFT stage
     model: dict = field(default_factory=dict)  # overrides of the model size (quick runs)
     workers: int = 2
@@ -95,7 +96,11 @@ def recipes(cfg: AblationConfig) -> dict[str, Recipe]:
     ov = {
         "sft": ft,
         "sft2": ft,
-        "rft": {**_steps(cfg.rft_steps), **({"rft": dict(cfg.rft)} if cfg.rft else {})},
+        "rft": {
+            **_steps(cfg.rft_steps),
+            **({"rft": dict(cfg.rft)} if cfg.rft else {}),
+            **({"optim": dict(cfg.rft_optim)} if cfg.rft_optim else {}),
+        },
     }
     known = {**MAIN_ROWS, **RULE_ROWS, **EXTRA_ROWS}
     unknown = [r for r in cfg.rows if r not in known]

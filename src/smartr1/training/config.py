@@ -100,7 +100,11 @@ class RftConfig:
     alpha: float | str = "auto"  # MPO target; auto = the starting model's mean reward - alpha_margin
     alpha_margin: float = 0.01  # published: alpha 0.77 vs 0.781 mean reward of the SFT model
     calibration_scenarios: int = 16  # training scenarios whose mean reward calibrates alpha: auto
-    beta: float = 0.04  # weight of the k3 KL to the frozen starting checkpoint
+    beta: float = 0.04  # weight of the KL to the frozen starting checkpoint
+    # which KL: "k3", SMART-R1's sampled estimate on the drawn tokens over the policy's top-k support;
+    # "exact", KL(pi_ref || pi) of the full tempered softmaxes at every replayed step, which also sees the
+    # reference's tokens that the policy dropped from its top k (minADE is a min over rollouts)
+    kl: str = "k3"
     num_rollouts: int = 32  # rollouts per scenario that the reward scores
     grad_rollouts: int = 4  # of them, how many the policy gradient goes through (per group)
     groups: int = 4  # GRPO: independent 32-rollout draws per scenario
@@ -129,6 +133,9 @@ class RftConfig:
     credit_agents: str = "evaluated"
     event_weight: float = 0.005
     ade_weight: float = 0.0
+    # ... and one m/s of an agent's mean speed shortfall below its log (driving faster counts 0), against
+    # its rollout mean: RFT's minADE cost is fast agents driving at about half their logged speed
+    slow_weight: float = 0.0
     # Anchors against RFT's minADE cost (0: off; benchmarks/results/rft_anchor_sweep.md, one seed):
     # a bonus on the policy's entropy over the top-k support (0.003 made it erratic), and next-token
     # cross-entropy on the logged tokens beside the RFT loss (0.01 kept minADE and most of SFT's
@@ -146,11 +153,14 @@ class RftConfig:
                 raise ValueError(f"rft.{name} must be one of {allowed}, not {value!r}")
         if self.target_kl is not None and self.target_kl <= 0:
             raise ValueError(f"rft.target_kl must be positive (or null), not {self.target_kl}")
+        if self.kl not in RFT_KLS:
+            raise ValueError(f"rft.kl must be one of {RFT_KLS}, not {self.kl!r}")
 
 
 RFT_BASELINES = ("rule", "scene")
 RFT_LOSS_AGENTS = ("sim", "evaluated")
 RFT_CREDIT_AGENTS = ("evaluated", "all")
+RFT_KLS = ("k3", "exact")
 
 
 @dataclass

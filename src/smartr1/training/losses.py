@@ -55,24 +55,39 @@ def k3_kl(logp: torch.Tensor, logp_ref: torch.Tensor) -> torch.Tensor:
     return torch.exp(log_ratio) - log_ratio - 1.0
 
 
+def exact_kl(logits: torch.Tensor, ref_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """[...] KL(pi_ref || pi) in nats between the full tempered softmaxes of `ref_logits` and `logits`
+    [..., V], summed over the vocabulary: zero where they agree, and large where the policy lets go of a
+    token the reference draws (mass-covering), whichever token was sampled. Gradients flow to `logits`."""
+    logp = torch.log_softmax(logits.float() / temperature, dim=-1)
+    ref = torch.log_softmax(ref_logits.float() / temperature, dim=-1)
+    return (ref.exp() * (ref - logp)).sum(-1)
+
+
 def support_entropy(logp: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
     """[...] entropy (nats) of the distributions whose log-probs [..., V] are finite on `support`."""
     return -(logp.exp() * torch.where(support, logp, torch.zeros_like(logp))).sum(-1)
 
 
 def policy_gradient_loss(
-    logp: torch.Tensor, logp_ref: torch.Tensor, advantage: torch.Tensor, mask: torch.Tensor, beta: float
+    logp: torch.Tensor,
+    logp_ref: torch.Tensor,
+    advantage: torch.Tensor,
+    mask: torch.Tensor,
+    beta: float,
+    kl: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict]:
     """SMART-R1's token loss -(pi / stopgrad(pi) * A - beta * KL), averaged over the masked tokens.
 
     logp / logp_ref: log-probs of the sampled tokens under the policy (with gradients) and the frozen
     reference; advantage: broadcastable to them (one per scenario, group or rollout). The ratio is 1 in
-    value, so its gradient is A x grad log pi: one on-policy policy-gradient step.
+    value, so its gradient is A x grad log pi: one on-policy policy-gradient step. `kl`: a per-token KL
+    in place of the k3 estimate (e.g. `exact_kl`), shaped like logp.
     """
     m = mask.float()
     n = m.sum().clamp(min=1.0)
     ratio = torch.exp(logp - logp.detach())
-    kl = k3_kl(logp, logp_ref.detach())
+    kl = k3_kl(logp, logp_ref.detach()) if kl is None else kl
     per_token = -(ratio * advantage - beta * kl)
     loss = (per_token * m).sum() / n
     return loss, {"kl": ((kl * m).sum() / n).detach(), "tokens": int(mask.sum())}

@@ -12,7 +12,8 @@ One training step, per batch of scenarios:
    dropout, no temporal-edge drop) with gradients, for the log-probabilities of the sampled tokens
    under the top-k distribution they were drawn from; the frozen reference (the starting checkpoint)
    gives its log-probabilities over the same top-k support. Loss: `policy_gradient_loss` (SMART-R1's
-   -(ratio x A - beta x KL) with the k3 KL).
+   -(ratio x A - beta x KL) with the k3 KL; `rft.kl: exact` puts the exact KL of the full softmaxes in
+   its place).
 The reward uses all R rollouts; the gradient a subset, because the replay (with backward) costs
 about as much per rollout as the rollout itself.
 """
@@ -39,6 +40,7 @@ from smartr1.training.config import TrainConfig
 from smartr1.training.contexts import ScenarioContexts
 from smartr1.training.datamodule import SceneDataModule
 from smartr1.training.losses import (
+    exact_kl,
     next_token_loss,
     policy_gradient_loss,
     restricted_log_probs,
@@ -69,6 +71,7 @@ def scenario_rewards(
     credit: ScenarioContexts | None = None,
     event_weight: float = 0.0,
     ade_weight: float = 0.0,
+    slow_weight: float = 0.0,
 ):
     """Per scenario: the reward tensor of kind `reward` (see `advantages.Rule`: [1] per scenario, [G]
     per group, [R] leave-one-out metrics, or [R, A'] per-agent credit in the rollout's columns, scored
@@ -91,7 +94,7 @@ def scenario_rewards(
         elif reward == "agent":
             cctx = (credit or contexts).get(sid)
             cred = agent_credit(cctx, metric_future(out, batch, cctx.batch, rows=[b]))
-            adv = cred.advantage(event_weight, ade_weight)
+            adv = cred.advantage(event_weight, ade_weight, slow_weight)
             rewards.append(to_columns(adv[0], cctx.batch.track_index[0], state.scene.cols[b]))
         else:
             rewards.append(f["metametric"])
@@ -178,7 +181,11 @@ class RftModule(StageModule):
         total = r * groups
         seed = self.cfg.trainer.seed * 1_000_003 + int(self.global_step)
         state = sample_rollouts(self.model, batch, total, seed, cfg.top_k, cfg.temperature, cfg.start)
-        weights = {"event_weight": cfg.event_weight, "ade_weight": cfg.ade_weight}
+        weights = {
+            "event_weight": cfg.event_weight,
+            "ade_weight": cfg.ade_weight,
+            "slow_weight": cfg.slow_weight,
+        }
         rewards, fields = scenario_rewards(
             state, batch, self.contexts, self.rule.reward, r, self.credit_contexts, **weights
         )
@@ -274,7 +281,8 @@ class RftModule(StageModule):
         logp = torch.where(mask, logp, torch.zeros_like(logp))
         logp_ref = torch.where(mask, logp_ref, torch.zeros_like(logp_ref))
         per_token = row_adv[:, None, None] if row_adv.ndim == 1 else row_adv[:, :, None]
-        loss, stats = policy_gradient_loss(logp, logp_ref, per_token, mask, self.beta)
+        kl = exact_kl(logits, ref, cfg.temperature) if cfg.kl == "exact" else None
+        loss, stats = policy_gradient_loss(logp, logp_ref, per_token, mask, self.beta, kl)
         ent = support_entropy(logp_all, support)  # [n, A', 16]
         ent = ent[mask].mean() if mask.any() else ent.sum() * 0.0
         if cfg.entropy_weight:  # a bonus that keeps rollouts diverse (minADE is a min over rollouts)
@@ -325,3 +333,20 @@ def calibrate_alpha(model, cfg: TrainConfig, contexts: ScenarioContexts, dm: Sce
         rewards += [float(r) for r in rs]
     mean = sum(rewards) / len(rewards)
     return {"alpha": mean - rft.alpha_margin, "mean_reward": mean, "margin": rft.alpha_margin, "scenarios": n}
+
+
+def interpolate_to_reference(state_dict: dict, weight: float) -> dict:
+    """An RFT checkpoint's state dict with the policy moved back towards its frozen reference: each
+    floating `model.*` tensor becomes ref + weight x (policy - ref) (WiSE-FT's weight-space
+    interpolation; 1: the policy, 0: the reference). RFT moves every weight by the optimiser's noise as
+    well as the reward's signal; on the per-agent rule, halfway kept most of the realism gain for less
+    of the minADE cost (benchmarks/results/rft_speed_sweep.md)."""
+    out = dict(state_dict)
+    for key, value in state_dict.items():
+        if not key.startswith("model.") or not value.is_floating_point():
+            continue
+        ref = state_dict.get("reference." + key.removeprefix("model."))
+        if ref is None:
+            raise KeyError(f"{key}: the checkpoint holds no reference weights (not an RFT checkpoint?)")
+        out[key] = ref + weight * (value - ref)
+    return out
