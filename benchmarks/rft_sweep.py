@@ -17,7 +17,7 @@ real WOMD scenes, paired against the SFT row.
 
 Variant keys: `rft` settings (numbers, or words such as kl=exact); with --in-place also `steps` (RFT's
 step count), `lr` / `warmup_steps` (its optimiser) and `interpolate` (score the trained model moved
-back towards its SFT start by that weight, `rft.interpolate_to_reference`).
+back towards its SFT start by that weight, as `rft.interpolate` does).
 
 Each variant gets its own ablation directory (<work>/<variant>, resumable) reading the data the
 ablation at --ablation generated; --summarise only tabulates existing directories. Writes
@@ -28,18 +28,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import io
 import json
 from pathlib import Path
 
-import torch
 from common import SHARED, machine, write_results
 
-from smartr1.data.atomic import atomic_write_bytes
 from smartr1.data.womd import read_scenarios
 from smartr1.reports.ablation import Ablation, AblationConfig, _safe, recipes
 from smartr1.reports.ablation_table import paired
-from smartr1.training.rft import interpolate_to_reference
+from smartr1.training.rft import write_interpolated
 
 REAL = [
     str(SHARED / "data" / "wosac" / "scenarios"),
@@ -113,13 +110,7 @@ def run_in_place(ablation: Path, base: str, variant: dict[str, float], seeds: tu
 def interpolated(ckpt: Path, weight: float) -> str:
     """<ckpt dir>/interpolated-<weight>.ckpt: the RFT checkpoint moved back towards its reference."""
     out = ckpt.parent / f"interpolated-{weight:g}.ckpt"
-    if not out.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        state["state_dict"] = interpolate_to_reference(state["state_dict"], weight)
-        buf = io.BytesIO()
-        torch.save(state, buf)
-        atomic_write_bytes(out, [buf.getvalue()])
-    return str(out)
+    return str(out if out.exists() else write_interpolated(ckpt, weight, out))
 
 
 def _load(d: Path, set_name: str, row: str, seeds: tuple[int, ...] = (0,)) -> dict:

@@ -117,15 +117,18 @@ def test_rft_options_scene_baseline_evaluated_agents_target_kl_and_validation(pr
         "entropy_weight": 0.01,
         "bc_weight": 0.5,
         "kl": "exact",
+        "interpolate": 0.5,
     }
     ckpt = run_stage(_cfg(tmp, data, "rft", "rft_agent_all", 1, parent, rft=agent))
-    assert torch.load(ckpt, weights_only=False)["global_step"] == 1
+    assert ckpt.name == "interpolated.ckpt"  # the stage's result: halfway back to its start
+    result = torch.load(ckpt, weights_only=False)
+    assert result["global_step"] == 1 and result["rft_interpolate"] == 0.5
     acc = EventAccumulator(str(next((tmp / "rft_agent_all" / "tb").rglob("events.out.tfevents*"))))
     acc.Reload()
     (bc,) = acc.Scalars("train/bc")  # the anchor's cross-entropy on the logged tokens, one step
     assert 0 < bc.value < 20
     # the trained policy moved back towards its frozen reference (weight-space interpolation)
-    sd = torch.load(ckpt, weights_only=False)["state_dict"]
+    sd = torch.load(ckpt.parent / "last.ckpt", weights_only=False)["state_dict"]
     pairs = [(k, "reference." + k.removeprefix("model.")) for k in sd if k.startswith("model.")]
     moved = [(k, r) for k, r in pairs if sd[k].is_floating_point() and not torch.equal(sd[k], sd[r])]
     assert moved  # one RFT step moved some weights
@@ -134,6 +137,7 @@ def test_rft_options_scene_baseline_evaluated_agents_target_kl_and_validation(pr
         torch.testing.assert_close(half[k], (sd[k] + sd[r]) / 2)
     assert all(torch.equal(start[k], sd[r]) for k, r in pairs)
     assert all(half[k] is sd[k] for k in sd if not k.startswith("model."))
+    assert all(torch.equal(result["state_dict"][k], half[k]) for k in half)
     with pytest.raises(KeyError, match="no reference"):
         interpolate_to_reference({k: v for k, v in sd.items() if not k.startswith("reference.")}, 0.5)
 

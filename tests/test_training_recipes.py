@@ -55,6 +55,11 @@ def test_recipes_layer_and_reject_unknown_keys(tmp_path):
         load_recipe("ablation/sft+rft").over(stages={"rft": {"rft": {"rule": "ppo"}}}).stage_config(
             "rft", tmp_path, "p.ckpt"
         )
+    for bad, match in (({"interpolate": 1.5}, "interpolate"), ({"kl": "k2"}, "rft.kl")):
+        with pytest.raises(ValueError, match=match):
+            load_recipe("ablation/sft+rft").over(stages={"rft": {"rft": bad}}).stage_config(
+                "rft", tmp_path, "p.ckpt"
+            )
     loop = tmp_path / "loop.yaml"
     loop.write_text(f"base: {loop}\n")
     with pytest.raises(ValueError, match="circle"):

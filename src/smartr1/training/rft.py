@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import io
 import json
 from pathlib import Path
 
@@ -163,6 +164,14 @@ class RftModule(StageModule):
             alpha = calibrate_alpha(parent, cfg, ScenarioContexts(cfg.data.train, cfg.data.skip_bad), dm)
         atomic_write_bytes(alpha_file, [json.dumps(alpha, indent=1).encode()])
         return dataclasses.replace(cfg, rft=dataclasses.replace(cfg.rft, alpha=float(alpha["alpha"])))
+
+    @classmethod
+    def finish(cls, cfg: TrainConfig, last: Path) -> Path:
+        """`rft.interpolate` below 1: checkpoints/interpolated.ckpt, the policy moved back towards its
+        reference; last.ckpt stays the trained state (and what a resumed run continues from)."""
+        if cfg.rft.interpolate == 1.0:
+            return last
+        return write_interpolated(last, cfg.rft.interpolate, last.parent / "interpolated.ckpt")
 
     def start_from(self, parent: SMART) -> None:
         """Start the policy and the frozen reference from the same (parent) weights."""
@@ -340,7 +349,7 @@ def interpolate_to_reference(state_dict: dict, weight: float) -> dict:
     floating `model.*` tensor becomes ref + weight x (policy - ref) (WiSE-FT's weight-space
     interpolation; 1: the policy, 0: the reference). RFT moves every weight by the optimiser's noise as
     well as the reward's signal; on the per-agent rule, halfway kept most of the realism gain for less
-    of the minADE cost (benchmarks/results/rft_speed_sweep.md)."""
+    of the minADE cost (benchmarks/results/rft_interpolate.md)."""
     out = dict(state_dict)
     for key, value in state_dict.items():
         if not key.startswith("model.") or not value.is_floating_point():
@@ -349,4 +358,16 @@ def interpolate_to_reference(state_dict: dict, weight: float) -> dict:
         if ref is None:
             raise KeyError(f"{key}: the checkpoint holds no reference weights (not an RFT checkpoint?)")
         out[key] = ref + weight * (value - ref)
+    return out
+
+
+def write_interpolated(ckpt: Path, weight: float, out: Path) -> Path:
+    """An RFT checkpoint file moved back towards its reference (`interpolate_to_reference`), written
+    atomically to `out`; the rest of the checkpoint (step, settings, optimiser) is kept."""
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    state["state_dict"] = interpolate_to_reference(state["state_dict"], weight)
+    state["rft_interpolate"] = weight  # provenance: this is not the trained state
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(out, [buf.getvalue()])
     return out

@@ -63,6 +63,11 @@ class StageModule(L.LightningModule):
         """Settings only known once the parent and the data exist (e.g. RFT's `alpha: auto`)."""
         return cfg
 
+    @classmethod
+    def finish(cls, cfg: TrainConfig, last: Path) -> Path:
+        """The stage's result from its last checkpoint (RFT may move it back towards its start)."""
+        return last
+
     def start_from(self, parent: SMART) -> None:
         """Start from the parent checkpoint's weights."""
         self.model.load_state_dict(parent.state_dict())

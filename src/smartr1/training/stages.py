@@ -69,4 +69,4 @@ def run_stage(cfg: TrainConfig, resume: bool = False, callbacks: list | None = N
     module = spec.module(cfg, vocab_config=vocab.config, vocab_poses=vocab.poses)
     if parent is not None:
         module.start_from(parent)
-    return fit(cfg, module, dm, out, resume, callbacks)
+    return spec.module.finish(cfg, fit(cfg, module, dm, out, resume, callbacks))
