@@ -137,6 +137,12 @@ def summarise(items: list[tuple[Path, str]], seeds: tuple[int, ...] = (0,)) -> l
     return out
 
 
+def per_seed(pair: dict) -> str:
+    """' (a, b, c)': each training seed's meta-metric difference, when there are several."""
+    values = pair["per_seed"]
+    return f" ({', '.join(f'{v:+.3f}' for v in values)})" if len(values) > 1 else ""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ablation", type=Path, default=Path("runs/ablation"))
@@ -176,9 +182,10 @@ def main() -> None:
         f"Machine: {m['processor']}, {m['cpu_count']} cores, torch {m['torch']}, {m['device']}. The ablation's "
         "`sft+rft:agent` row (`recipes/ablation/rft-agent.yaml`: 40 RFT steps of 2 scenes x 32 rollouts, "
         "gradient through 8 rollouts of each on the evaluated agents, lr 1e-3 after a 5-step warm-up) "
-        "with the `rft` settings below, from the ablation's pretrained base and CAT-K SFT (60 steps, "
-        "seed 0); one training seed; 32 rollouts on 100 held-out generated and 13 real WOMD scenes. "
-        "Difference: RFT - SFT, mean +- standard error over scenes.",
+        "with the settings below, from the ablation's pretrained base and CAT-K SFT (60 steps) of the "
+        f"same seed; training seeds {', '.join(map(str, seeds))}; 32 rollouts on 100 held-out generated "
+        "and 13 real WOMD scenes. Difference: RFT - SFT, mean +- standard error over scenes (of the "
+        "per-scene differences averaged over seeds); rates and minADE relative to SFT's, seeds pooled.",
         "",
     ]
     for set_name in ("generated", "real"):
@@ -193,7 +200,7 @@ def main() -> None:
             rel = {k: s["rft"][k] / s["sft"][k] - 1 for k in ("simulated_collision_rate", "min_ade")}
             lines.append(
                 f"| {label(e['variant'])} | " + " | ".join(f"{s['rft'][k]:.{p_}f}" for k, _, p_ in COLUMNS)
-                + f" | {p['mean']:+.4f} +- {p['se']:.4f} | {rel['simulated_collision_rate']:+.0%} "
+                + f" | {p['mean']:+.4f} +- {p['se']:.4f}{per_seed(p)} | {rel['simulated_collision_rate']:+.0%} "
                 f"| {rel['min_ade']:+.0%} |"
             )  # fmt: skip
         lines.append("")
