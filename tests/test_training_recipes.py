@@ -72,3 +72,16 @@ def test_chain_dirs_share_equal_prefixes_only(tmp_path):
     assert a[0] == b[0] == c[0] and a[1] != b[1]  # one SFT for all three; two different RFTs
     other_seed = chain_dirs(tmp_path, mpo.over({"trainer": {"seed": 1}}))
     assert other_seed[0] != a[0]
+
+
+def test_the_demo_fine_tunes_with_the_ablations_per_agent_row(tmp_path):
+    """The demo's RFT is the ablation's winning row (rule, credit, beta, lr, warm-up), only shorter;
+    the lr 1e-3 row differs from it by its learning rate alone."""
+    demo, row, old = (
+        load_recipe(n).stage_config("rft", tmp_path, "p.ckpt")
+        for n in ("demo", "ablation/rft-agent", "ablation/rft-agent-lr1e-3")
+    )
+    assert demo.rft == row.rft and demo.rft.rule == "agent"
+    assert (demo.optim.lr, demo.optim.warmup_steps) == (row.optim.lr, row.optim.warmup_steps) == (3e-4, 5)
+    assert old.rft == row.rft and old.optim.lr == 1e-3
+    assert old.data.batch_size == row.data.batch_size == demo.data.batch_size == 2

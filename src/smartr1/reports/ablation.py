@@ -36,6 +36,7 @@ MAIN_ROWS = {
     "sft": "ablation/sft",
     "sft+sft": "ablation/sft+sft",
     "sft+rft:agent": "ablation/rft-agent",
+    "sft+rft:agent-lr1e-3": "ablation/rft-agent-lr1e-3",
     "sft+rft:agent+sft": "ablation/rft-agent+sft",
 }
 RULE_ROWS = {
