@@ -82,6 +82,6 @@ def test_the_demo_fine_tunes_with_the_ablations_per_agent_row(tmp_path):
         for n in ("demo", "ablation/rft-agent", "ablation/rft-agent-lr1e-3")
     )
     assert demo.rft == row.rft and demo.rft.rule == "agent"
-    assert (demo.optim.lr, demo.optim.warmup_steps) == (row.optim.lr, row.optim.warmup_steps) == (3e-4, 5)
+    assert (demo.optim.lr, demo.optim.warmup_steps) == (row.optim.lr, row.optim.warmup_steps) == (1e-4, 5)
     assert old.rft == row.rft and old.optim.lr == 1e-3
     assert old.data.batch_size == row.data.batch_size == demo.data.batch_size == 2
