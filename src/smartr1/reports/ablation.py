@@ -36,7 +36,6 @@ MAIN_ROWS = {
     "sft": "ablation/sft",
     "sft+sft": "ablation/sft+sft",
     "sft+rft:agent": "ablation/rft-agent",
-    "sft+rft:agent-lr1e-3": "ablation/rft-agent-lr1e-3",
     "sft+rft:agent+sft": "ablation/rft-agent+sft",
 }
 RULE_ROWS = {
@@ -45,14 +44,23 @@ RULE_ROWS = {
     "sft+rft:mpo": "ablation/rft-mpo",
     "sft+rft:loo": "ablation/rft-loo",
 }
-# opt-in rows (`rows=`): the published MPO pipeline and the baselines of the first ablation
+# opt-in rows (`rows=`): the per-agent rule at lr 1e-3 (the main row until the lr sweep), the published
+# MPO pipeline and the baselines of the first ablation
 EXTRA_ROWS = {
+    "sft+rft:agent-lr1e-3": "ablation/rft-agent-lr1e-3",
     "sft+rft:mpo-published+sft": "ablation/sft+rft+sft",
     "sft+rft:grpo": "ablation/rft-grpo",
     "sft+rft:reinforce": "ablation/rft-reinforce",
 }
 # RFT rows that get a control row "<row>:control" (the advantage negated), with the row's seeds
-CONTROLLED = ("sft+rft:agent", "sft+rft:agent-ade", "sft+rft:mpo-published", "sft+rft:mpo", "sft+rft:loo")
+CONTROLLED = (
+    "sft+rft:agent",
+    "sft+rft:agent-lr1e-3",
+    "sft+rft:agent-ade",
+    "sft+rft:mpo-published",
+    "sft+rft:mpo",
+    "sft+rft:loo",
+)
 DEFAULT_ROWS = (*MAIN_ROWS, *RULE_ROWS)
 
 
