@@ -47,6 +47,7 @@ PAIRS = (
     ("sft+rft:loo:control", "sft"),
     ("sft+rft:agent-lr1e-3", "sft"),
     ("sft+rft:agent-lr1e-3", "sft+rft:agent-lr1e-3:control"),
+    ("sft+rft:agent-lr1e-3:control", "sft"),
     ("sft+rft:agent", "sft+rft:agent-lr1e-3"),
     ("sft+rft:agent-lr1e-3", "sft+rft:agent-ade"),
     ("sft+rft:agent", "sft+rft:mpo-published"),
