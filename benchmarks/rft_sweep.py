@@ -18,6 +18,9 @@ real WOMD scenes, paired against the SFT row.
 Variant keys: `rft` settings (numbers, or words such as kl=exact); with --in-place also `steps` (RFT's
 step count), `lr` / `warmup_steps` (its optimiser) and `interpolate` (score the trained model moved
 back towards its SFT start by that weight, as `rft.interpolate` does).
+Variants apply on top of the recipe as it is now (lr 1e-4 since rft_lr_sweep); the sweeps before it ran
+at lr 1e-3, so add `lr=0.001` to a variant to reproduce them (with --in-place a stored row whose
+model changed is scored again and its result replaced).
 
 Each variant gets its own ablation directory (<work>/<variant>, resumable) reading the data the
 ablation at --ablation generated; --summarise only tabulates existing directories. Writes
