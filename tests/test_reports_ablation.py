@@ -34,7 +34,7 @@ def test_quick_ablation_runs_every_row_and_resumes(tmp_path):
     assert len([n for n in runs if n.startswith("sft-")]) == 1  # one seed: one SFT
     rft_rows = [n for n, r in recipes(cfg).items() if list(r.order) == ["sft", "rft"]]
     assert len([n for n in runs if n.startswith("sft__rft-")]) == len(rft_rows)  # +sft reuses its RFT
-    assert {f"{r}:control" for r in CONTROLLED} <= set(report["generated"]["rows"])
+    assert {f"{r}:control" for r in CONTROLLED if r in cfg.rows} <= set(report["generated"]["rows"])
     assert report["generated"]["pairs"]["sft+rft:agent vs sft+rft:agent:control"]["relative"].keys() == {
         "simulated_collision_rate", "min_ade"}  # fmt: skip
     stamp = {p: p.stat().st_mtime_ns for p in (tmp_path / "abl" / "results").rglob("*.json")}
@@ -61,9 +61,9 @@ def test_paired_comparison_uses_common_scenarios_and_seeds():
 
 
 def test_ablation_rows_controls_and_seeds():
-    from smartr1.reports.ablation import row_seeds
+    from smartr1.reports.ablation import DEFAULT_ROWS, EXTRA_ROWS, row_seeds
 
-    cfg = AblationConfig(seeds=(0, 1, 2), rule_seeds=(0,))
+    cfg = AblationConfig(seeds=(0, 1, 2), rule_seeds=(0,), rows=(*DEFAULT_ROWS, *EXTRA_ROWS))
     rows = recipes(cfg)
     for r in CONTROLLED:  # the control is its row with the advantage negated, nothing else
         assert rows[f"{r}:control"].overrides("rft")["rft"]["negate_advantage"] is True
@@ -71,6 +71,11 @@ def test_ablation_rows_controls_and_seeds():
     agent = rows["sft+rft:agent"].overrides("rft")["rft"]
     assert agent["rule"] == "agent" and agent["loss_agents"] == "evaluated"
     assert "rule" not in rows["sft+rft:mpo-published"].overrides("rft").get("rft", {})  # as published
+    # the opt-in lr 1e-3 row is the main row at another learning rate, with a control of its own
+    assert (
+        rows["sft+rft:agent-lr1e-3"].overrides("rft")["rft"] == rows["sft+rft:agent"].overrides("rft")["rft"]
+    )
+    assert "sft+rft:agent-lr1e-3:control" not in recipes(AblationConfig())  # opt-in: not in the default rows
     assert row_seeds(cfg, "sft+rft:agent:control") == (0, 1, 2) and row_seeds(cfg, "sft+rft:loo") == (0,)
     with pytest.raises(ValueError, match="unknown ablation rows"):
         recipes(AblationConfig(rows=("sft", "sft+ppo")))
